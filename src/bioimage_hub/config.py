@@ -1,0 +1,49 @@
+"""Settings, read from the environment (and a `.env` file) by pydantic-settings.
+
+With no `NEO4J_URI` the hub uses the embedded Neo4j that `bioimage-hub neo4j start` runs on
+loopback; set `NEO4J_URI` (e.g. `neo4j://cluster.example.org:7687`) to use any external server.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    neo4j_uri: str | None = Field(default=None, description="External Neo4j; unset = embedded")
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = "bioimage-hub"
+    neo4j_database: str = "neo4j"
+
+    # Embedded Neo4j (only used when neo4j_uri is unset).
+    embedded_home: Path = Field(default=PROJECT_ROOT / "var" / "neo4j")
+    embedded_bolt_port: int = 7687
+    embedded_http_port: int | None = None
+    embedded_heap: str = "1g"
+
+    # GraphQL
+    max_page_size: int = 100
+    default_page_size: int = 20
+    max_query_depth: int = 12
+    graphiql: bool = True
+
+    @property
+    def embedded(self) -> bool:
+        return self.neo4j_uri is None
+
+    @property
+    def uri(self) -> str:
+        return self.neo4j_uri or f"bolt://127.0.0.1:{self.embedded_bolt_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
