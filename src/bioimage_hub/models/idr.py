@@ -35,6 +35,7 @@ class Publication(BaseModel):
     pmcid: str | None = None
     title: str | None = None
     authors: list[str] = Field(default_factory=list)
+    preprint_url: str | None = Field(default=None, description="'Study Publication Preprint'")
 
 
 class Gene(BaseModel):
@@ -57,6 +58,7 @@ class Phenotype(BaseModel):
     id: str = Field(description="natural key '<study accession>:<name>'")
     name: str
     term: TermRef | None = None
+    description: str | None = Field(default=None, description="from the study file's Phenotypes")
 
 
 class Image(BaseModel):
@@ -114,3 +116,6 @@ class ParsedStudy(BaseModel):
     phenotypes: list[Phenotype] = Field(default_factory=list)
     # images per dataset id, in file order
     images: dict[str, list[Image]] = Field(default_factory=dict)
+    warnings: list[str] = Field(
+        default_factory=list, description="recoverable oddities met while reading (file:line: ...)"
+    )

@@ -43,3 +43,10 @@ class ParsedOntology(BaseModel):
     terms: list[Term]
     is_a: list[Edge]
     closure: list[ClosureRow]
+    data_version: str | None = Field(
+        default=None, description="the file's raw `data-version` header (IRI or path), if any"
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="problems the reader worked around: skipped identifiers, parser warnings",
+    )

@@ -1,0 +1,14 @@
+// Uniqueness constraints on every natural key (each also creates a range index).
+CREATE CONSTRAINT study_accession IF NOT EXISTS FOR (n:Study) REQUIRE n.accession IS UNIQUE;
+CREATE CONSTRAINT dataset_id IF NOT EXISTS FOR (n:Dataset) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT plate_id IF NOT EXISTS FOR (n:Plate) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT well_id IF NOT EXISTS FOR (n:Well) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT image_id IF NOT EXISTS FOR (n:Image) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT organism_id IF NOT EXISTS FOR (n:Organism) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT gene_id IF NOT EXISTS FOR (n:Gene) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT reagent_id IF NOT EXISTS FOR (n:Reagent) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT phenotype_id IF NOT EXISTS FOR (n:Phenotype) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT publication_id IF NOT EXISTS FOR (n:Publication) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT term_id IF NOT EXISTS FOR (n:OntologyTerm) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT ontology_id IF NOT EXISTS FOR (n:Ontology) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT schema_migration_id IF NOT EXISTS FOR (n:SchemaMigration) REQUIRE n.id IS UNIQUE;

@@ -1,0 +1,155 @@
+"""The GraphQL schema: root fields, each compiled to one Cypher statement.
+
+Where a root field is resolved: `Query` below. Where its Cypher comes from:
+`bioimage_hub.graph.query.roots` (start and filters) and `compiler.py` (the selection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
+
+from bioimage_hub.api import types as t
+from bioimage_hub.api.selection import root_field
+from bioimage_hub.config import PROJECT_ROOT, get_settings
+from bioimage_hub.graph.driver import GraphUnavailable
+from bioimage_hub.graph.query import roots
+from bioimage_hub.graph.query.compiler import Compiled, Compiler, QueryError
+from bioimage_hub.graph.query.cursor import InvalidCursor
+
+SCHEMA_FILE = PROJECT_ROOT / "schema.graphql"
+Builder = Callable[[Compiler, Any], Compiled]
+
+
+class ClientError(GraphQLError):
+    """An error the client can act on; its message is shown as is."""
+
+
+async def execute(info: Info, build: Builder) -> Any:
+    """Compile the root field's whole selection and run it as ONE statement."""
+    settings = info.context.settings
+    compiler = Compiler(max_page_size=settings.max_page_size, default_page_size=settings.default_page_size)
+    try:
+        compiled = build(compiler, root_field(info._raw_info))
+    except (QueryError, InvalidCursor) as exc:
+        raise ClientError(str(exc)) from exc
+    try:
+        rows = await info.context.run(compiled.cypher, compiled.params)
+    except GraphUnavailable as exc:
+        raise ClientError("the graph database is unavailable; try again later") from exc
+    return rows[0]["result"] if rows else None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A study by accession (e.g. idr0004).")
+    async def study(self, info: Info, accession: str) -> t.Study | None:
+        return await execute(info, roots.study)
+
+    @strawberry.field(description="Studies ordered by accession.")
+    async def studies(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: t.StudyFilter | None = None,
+    ) -> t.Connection[t.Study]:
+        return t.make_connection(await execute(info, roots.studies), after)
+
+    @strawberry.field(description="An image by id.")
+    async def image(self, info: Info, id: strawberry.ID) -> t.Image | None:
+        return await execute(info, roots.image)
+
+    @strawberry.field(description="Images ordered by id, filtered by phenotype (with subterms), gene, organism, imaging method, study.")
+    async def images(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: t.ImageFilter | None = None,
+    ) -> t.Connection[t.Image]:
+        return t.make_connection(await execute(info, roots.images), after)
+
+    @strawberry.field(description="A gene by identifier.")
+    async def gene(self, info: Info, id: strawberry.ID) -> t.Gene | None:
+        return await execute(info, roots.gene)
+
+    @strawberry.field(description="Genes by symbol (case-insensitive) and/or organism.")
+    async def genes(
+        self,
+        info: Info,
+        symbol: str | None = None,
+        organism: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> t.Connection[t.Gene]:
+        return t.make_connection(await execute(info, roots.genes), after)
+
+    @strawberry.field(description="An ontology term by CURIE (CMPO:0000426), short form (CMPO_0000426) or IRI.")
+    async def term(self, info: Info, id: strawberry.ID) -> t.OntologyTerm | None:
+        return await execute(info, roots.term)
+
+    @strawberry.field(description="A publication by DOI (bare or URL) or PubMed ID.")
+    async def publication(
+        self, info: Info, doi: str | None = None, pmid: str | None = None
+    ) -> t.Publication | None:
+        return await execute(info, roots.publication)
+
+    @strawberry.field(description="All organisms.")
+    async def organisms(self, info: Info) -> list[t.Organism]:
+        return await execute(info, roots.organisms)
+
+    @strawberry.field(description="Loaded ontologies with version and term count.")
+    async def ontologies(self, info: Info) -> list[t.Ontology]:
+        return await execute(info, roots.ontologies)
+
+    @strawberry.field(description="Any object by its id.")
+    async def node(self, info: Info, id: strawberry.ID) -> t.Node | None:
+        return await execute(info, roots.node)
+
+
+class StatementCount(SchemaExtension):
+    """Report the request's Cypher cost in the `X-Cypher-Statements` response header."""
+
+    def on_execute(self):  # type: ignore[override]
+        yield
+        context = self.execution_context.context
+        response = getattr(context, "response", None)
+        if response is not None:
+            response.headers["X-Cypher-Statements"] = str(context.log.count)
+            response.headers["X-Cypher-Time-Ms"] = f"{context.log.elapsed_ms:.1f}"
+
+
+def _client_visible(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is None or isinstance(original, (ClientError, QueryError, InvalidCursor))
+
+
+def build_schema() -> strawberry.Schema:
+    settings = get_settings()
+    return strawberry.Schema(
+        query=Query,
+        types=[t.Study, t.Dataset, t.Plate, t.Well, t.Image, t.Organism, t.Gene, t.Reagent, t.Phenotype, t.Publication, t.OntologyTerm],
+        config=StrawberryConfig(default_resolver=t.dict_resolver),
+        extensions=[
+            QueryDepthLimiter(max_depth=settings.max_query_depth),
+            MaskErrors(should_mask_error=lambda e: not _client_visible(e)),
+            StatementCount,
+        ],
+    )
+
+
+schema = build_schema()
+
+
+def export_sdl(path: Path = SCHEMA_FILE) -> str:
+    sdl = schema.as_str() + "\n"
+    path.write_text(sdl, encoding="utf-8")
+    return sdl

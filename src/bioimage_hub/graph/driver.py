@@ -1,0 +1,85 @@
+"""Neo4j driver lifecycle: one driver per process, and a read client that counts statements.
+
+The API never calls the driver directly: it goes through `GraphReader.run`, which executes one
+Cypher statement in a read transaction and records it in the current request's `StatementLog`.
+That is how tests (and the `X-Cypher-Statements` response header) know what a request cost.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import neo4j
+from neo4j import AsyncGraphDatabase, GraphDatabase
+
+from bioimage_hub.config import Settings
+
+
+class GraphUnavailable(RuntimeError):
+    """Neo4j cannot be reached (not started, wrong URI, network down)."""
+
+
+def _auth(settings: Settings) -> tuple[str, str] | None:
+    return (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_uri else None
+
+
+def sync_driver(settings: Settings) -> neo4j.Driver:
+    """A blocking driver, for the CLI (imports, migrations, ontology loads)."""
+    return GraphDatabase.driver(settings.uri, auth=_auth(settings), notifications_min_severity="OFF")
+
+
+def async_driver(settings: Settings) -> neo4j.AsyncDriver:
+    """The API's driver; create one per process and close it on shutdown."""
+    return AsyncGraphDatabase.driver(
+        settings.uri, auth=_auth(settings), max_connection_pool_size=50, notifications_min_severity="OFF"
+    )
+
+
+@dataclass
+class StatementLog:
+    """Cypher statements run while serving one request."""
+
+    statements: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+current_log: contextvars.ContextVar[StatementLog | None] = contextvars.ContextVar(
+    "current_statement_log", default=None
+)
+
+
+class GraphReader:
+    """Runs read statements against the hub database; every call is one Cypher statement."""
+
+    def __init__(self, driver: neo4j.AsyncDriver, database: str) -> None:
+        self._driver = driver
+        self._database = database
+
+    async def run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        params = params or {}
+        log = current_log.get()
+        started = time.perf_counter()
+        try:
+            records, _, _ = await self._driver.execute_query(
+                query,
+                params,
+                database_=self._database,
+                routing_=neo4j.RoutingControl.READ,
+            )
+        except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired) as exc:
+            raise GraphUnavailable(str(exc)) from exc
+        finally:
+            if log is not None:
+                log.statements.append((query, params))
+                log.elapsed_ms += (time.perf_counter() - started) * 1000
+        return [record.data() for record in records]
+
+    async def close(self) -> None:
+        await self._driver.close()

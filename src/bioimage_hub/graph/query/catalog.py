@@ -1,0 +1,308 @@
+"""How each GraphQL type maps onto the graph: its label, its scalar fields and its relations.
+
+This is the only place that knows labels, relationship types and property names for reads.
+`compiler.py` walks a selection tree against this catalog to build ONE Cypher statement per
+root field. Patterns use `{src}` (the parent node's variable) and `{dst}` (the related node's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.utils.str_converters import to_camel_case
+
+Args = dict[str, Any]
+# A relation's MATCH pattern may depend on the field's arguments (e.g. includeSubterms).
+PatternFn = Callable[[Args], str]
+
+
+@dataclass(frozen=True)
+class Relation:
+    target: str
+    pattern: PatternFn
+    kind: str = "list"  # "one" | "list" | "connection"
+    distinct: bool = False  # the pattern can reach one node by several paths
+    limit: int = 1000  # cap for plain lists
+
+    @staticmethod
+    def fixed(target: str, pattern: str, kind: str = "list", **kw: Any) -> "Relation":
+        return Relation(target, lambda _args: pattern, kind, **kw)
+
+
+@dataclass(frozen=True)
+class NodeType:
+    name: str
+    label: str
+    key: str  # natural-key property; also the keyset sort key
+    scalars: dict[str, str]  # GraphQL field name -> Cypher expression over {v}
+    relations: dict[str, Relation] = field(default_factory=dict)
+
+    def python_key(self, graphql_name: str) -> str:
+        return _PY_NAMES[graphql_name]
+
+
+_PY_NAMES: dict[str, str] = {}
+
+
+def _scalars(**fields: str) -> dict[str, str]:
+    """Scalar fields by python name -> expression; stored under their GraphQL (camelCase) name."""
+    out = {}
+    for py, expr in fields.items():
+        gql = to_camel_case(py)
+        _PY_NAMES[gql] = py
+        out[gql] = expr
+    return out
+
+
+def mapped_to(args: Args, term: str = "({src})") -> str:
+    """A phenotype's mapping to `term` itself or, with includeSubterms, to any is_a descendant.
+
+    The closure holds distance >= 1 only, so `*0..1` adds the term itself.
+    """
+    if args.get("includeSubterms", True):
+        return "-[:MAPPED_TO]->(:OntologyTerm)-[:IS_A_CLOSURE*0..1]->" + term
+    return "-[:MAPPED_TO]->" + term
+
+
+IMAGE_VIA_PHENOTYPE_OF_TERM: PatternFn = lambda a: (  # noqa: E731
+    "({dst}:Image)-[:HAS_PHENOTYPE]->(:Phenotype)" + mapped_to(a)
+)
+
+STUDY = NodeType(
+    "Study",
+    "Study",
+    "accession",
+    _scalars(
+        id="{v}.accession",
+        accession="{v}.accession",
+        name="{v}.name",
+        title="{v}.title",
+        description="{v}.description",
+        type="{v}.type",
+        license="{v}.license",
+        license_url="{v}.licenseUrl",
+        release_date="toString({v}.releaseDate)",
+        external_url="{v}.externalUrl",
+        source="{v}.source",
+        image_count="COUNT { ({v})-[:HAS_DATASET]->(:Dataset)-[:HAS_IMAGE]->(:Image) }",
+    ),
+    {
+        "datasets": Relation.fixed("Dataset", "({src})-[:HAS_DATASET]->({dst}:Dataset)"),
+        "publications": Relation.fixed("Publication", "({src})-[:PUBLISHED_IN]->({dst}:Publication)"),
+        "organisms": Relation.fixed("Organism", "({src})-[:OF_ORGANISM]->({dst}:Organism)"),
+        "phenotypes": Relation.fixed(
+            "Phenotype", "({src})-[:HAS_PHENOTYPE_DEFINITION]->({dst}:Phenotype)"
+        ),
+        "images": Relation.fixed(
+            "Image", "({src})-[:HAS_DATASET]->(:Dataset)-[:HAS_IMAGE]->({dst}:Image)", "connection"
+        ),
+        "genes": Relation.fixed(
+            "Gene",
+            "({src})-[:HAS_DATASET]->(:Dataset)-[:HAS_IMAGE]->(:Image)-[:HAS_GENE]->({dst}:Gene)",
+            "connection",
+            distinct=True,
+        ),
+    },
+)
+
+DATASET = NodeType(
+    "Dataset",
+    "Dataset",
+    "id",
+    _scalars(
+        id="{v}.id",
+        name="{v}.name",
+        kind="{v}.kind",
+        description="{v}.description",
+        technology_type="{v}.technologyType",
+        sample_type="{v}.sampleType",
+        image_count="COUNT { ({v})-[:HAS_IMAGE]->(:Image) }",
+    ),
+    {
+        "study": Relation.fixed("Study", "({src})<-[:HAS_DATASET]-({dst}:Study)", "one"),
+        "imagingMethod": Relation.fixed("OntologyTerm", "({src})-[:IMAGED_BY]->({dst}:OntologyTerm)", "one"),
+        "plates": Relation.fixed("Plate", "({src})-[:HAS_PLATE]->({dst}:Plate)", "connection"),
+        "images": Relation.fixed("Image", "({src})-[:HAS_IMAGE]->({dst}:Image)", "connection"),
+    },
+)
+
+PLATE = NodeType(
+    "Plate",
+    "Plate",
+    "id",
+    _scalars(id="{v}.id", name="{v}.name", well_count="COUNT { ({v})-[:HAS_WELL]->(:Well) }"),
+    {
+        "dataset": Relation.fixed("Dataset", "({src})<-[:HAS_PLATE]-({dst}:Dataset)", "one"),
+        "wells": Relation.fixed("Well", "({src})-[:HAS_WELL]->({dst}:Well)", "connection"),
+    },
+)
+
+WELL = NodeType(
+    "Well",
+    "Well",
+    "id",
+    _scalars(id="{v}.id", name="{v}.name", row="{v}.row", column="{v}.column"),
+    {
+        "plate": Relation.fixed("Plate", "({src})<-[:HAS_WELL]-({dst}:Plate)", "one"),
+        "images": Relation.fixed("Image", "({src})-[:HAS_IMAGE]->({dst}:Image)"),
+    },
+)
+
+IMAGE = NodeType(
+    "Image",
+    "Image",
+    "id",
+    _scalars(
+        id="{v}.id",
+        name="{v}.name",
+        dataset_name="{v}.datasetName",
+        annotated="{v}.annotated",
+        control_type="{v}.controlType",
+        comments="{v}.comments",
+        attributes_json="{v}.attributes",
+    ),
+    {
+        "study": Relation.fixed(
+            "Study", "({src})<-[:HAS_IMAGE]-(:Dataset)<-[:HAS_DATASET]-({dst}:Study)", "one"
+        ),
+        "dataset": Relation.fixed("Dataset", "({src})<-[:HAS_IMAGE]-({dst}:Dataset)", "one"),
+        "well": Relation.fixed("Well", "({src})<-[:HAS_IMAGE]-({dst}:Well)", "one"),
+        "organism": Relation.fixed("Organism", "({src})-[:OF_ORGANISM]->({dst}:Organism)", "one"),
+        "genes": Relation.fixed("Gene", "({src})-[:HAS_GENE]->({dst}:Gene)"),
+        "reagents": Relation.fixed("Reagent", "({src})-[:HAS_REAGENT]->({dst}:Reagent)"),
+        "phenotypes": Relation.fixed("Phenotype", "({src})-[:HAS_PHENOTYPE]->({dst}:Phenotype)"),
+        "imagingMethod": Relation.fixed(
+            "OntologyTerm", "({src})<-[:HAS_IMAGE]-(:Dataset)-[:IMAGED_BY]->({dst}:OntologyTerm)", "one"
+        ),
+    },
+)
+
+ORGANISM = NodeType(
+    "Organism",
+    "Organism",
+    "id",
+    _scalars(id="{v}.id", name="{v}.name"),
+    {
+        "images": Relation.fixed("Image", "({src})<-[:OF_ORGANISM]-({dst}:Image)", "connection"),
+        "genes": Relation.fixed("Gene", "({src})<-[:OF_ORGANISM]-({dst}:Gene)", "connection"),
+        "studies": Relation.fixed("Study", "({src})<-[:OF_ORGANISM]-({dst}:Study)"),
+    },
+)
+
+GENE = NodeType(
+    "Gene",
+    "Gene",
+    "id",
+    _scalars(id="{v}.id", symbol="{v}.symbol", synonyms="coalesce({v}.synonyms, [])"),
+    {
+        "organism": Relation.fixed("Organism", "({src})-[:OF_ORGANISM]->({dst}:Organism)", "one"),
+        "images": Relation.fixed("Image", "({src})<-[:HAS_GENE]-({dst}:Image)", "connection"),
+        "phenotypes": Relation.fixed(
+            "Phenotype", "({src})<-[:HAS_GENE]-(:Image)-[:HAS_PHENOTYPE]->({dst}:Phenotype)", distinct=True
+        ),
+        "studies": Relation.fixed(
+            "Study",
+            "({src})<-[:HAS_GENE]-(:Image)<-[:HAS_IMAGE]-(:Dataset)<-[:HAS_DATASET]-({dst}:Study)",
+            distinct=True,
+        ),
+    },
+)
+
+REAGENT = NodeType(
+    "Reagent",
+    "Reagent",
+    "id",
+    _scalars(id="{v}.id", kind="{v}.kind", name="{v}.name", properties_json="{v}.properties"),
+    {"images": Relation.fixed("Image", "({src})<-[:HAS_REAGENT]-({dst}:Image)", "connection")},
+)
+
+PHENOTYPE = NodeType(
+    "Phenotype",
+    "Phenotype",
+    "id",
+    _scalars(id="{v}.id", name="{v}.name"),
+    {
+        "term": Relation.fixed("OntologyTerm", "({src})-[:MAPPED_TO]->({dst}:OntologyTerm)", "one"),
+        "study": Relation.fixed("Study", "({src})<-[:HAS_PHENOTYPE_DEFINITION]-({dst}:Study)", "one"),
+        "images": Relation.fixed("Image", "({src})<-[:HAS_PHENOTYPE]-({dst}:Image)", "connection"),
+    },
+)
+
+PUBLICATION = NodeType(
+    "Publication",
+    "Publication",
+    "id",
+    _scalars(
+        id="{v}.id",
+        doi="{v}.doi",
+        pmid="{v}.pmid",
+        pmcid="{v}.pmcid",
+        title="{v}.title",
+        authors="coalesce({v}.authors, [])",
+    ),
+    {"studies": Relation.fixed("Study", "({src})<-[:PUBLISHED_IN]-({dst}:Study)")},
+)
+
+TERM = NodeType(
+    "OntologyTerm",
+    "OntologyTerm",
+    "id",
+    _scalars(
+        id="{v}.id",
+        iri="{v}.iri",
+        short_form="{v}.shortForm",
+        ontology="{v}.ontology",
+        label="{v}.label",
+        definition="{v}.definition",
+        obsolete="coalesce({v}.obsolete, false)",
+        is_stub="coalesce({v}.stub, false)",
+        synonyms=(
+            "[i IN range(0, size(coalesce({v}.synonyms, [])) - 1) "
+            "| {text: {v}.synonyms[i], scope: {v}.synonymScopes[i]}]"
+        ),
+        is_leaf="NOT EXISTS { ({v})<-[:IS_A]-(:OntologyTerm) }",
+    ),
+    {
+        "parents": Relation.fixed("OntologyTerm", "({src})-[:IS_A]->({dst}:OntologyTerm)", distinct=True),
+        "children": Relation.fixed("OntologyTerm", "({src})<-[:IS_A]-({dst}:OntologyTerm)", distinct=True),
+        "ancestors": Relation.fixed(
+            "OntologyTerm", "({src})-[:IS_A_CLOSURE]->({dst}:OntologyTerm)", distinct=True, limit=5000
+        ),
+        "descendants": Relation.fixed(
+            "OntologyTerm", "({src})<-[:IS_A_CLOSURE]-({dst}:OntologyTerm)", distinct=True, limit=5000
+        ),
+        "phenotypes": Relation(
+            "Phenotype",
+            lambda a: "({dst}:Phenotype)" + mapped_to(a),
+            distinct=True,
+        ),
+        "images": Relation("Image", IMAGE_VIA_PHENOTYPE_OF_TERM, "connection", distinct=True),
+    },
+)
+
+ONTOLOGY = NodeType(
+    "Ontology",
+    "Ontology",
+    "id",
+    _scalars(
+        id="{v}.id",
+        prefix="{v}.prefix",
+        title="{v}.title",
+        version="{v}.version",
+        term_count="{v}.termCount",
+        loaded_at="toString({v}.loadedAt)",
+    ),
+)
+
+TYPES: dict[str, NodeType] = {
+    t.name: t
+    for t in (STUDY, DATASET, PLATE, WELL, IMAGE, ORGANISM, GENE, REAGENT, PHENOTYPE, PUBLICATION, TERM, ONTOLOGY)
+}
+
+# Types reachable by `node(id)`, in the order their keys are tried.
+NODE_TYPES: tuple[str, ...] = (
+    "Study", "Dataset", "Plate", "Well", "Image", "Gene", "OntologyTerm", "Organism",
+    "Publication", "Phenotype", "Reagent",
+)

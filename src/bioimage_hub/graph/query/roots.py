@@ -1,0 +1,193 @@
+"""Root fields: where each top-level GraphQL field starts in the graph, and its filters.
+
+Each function takes the root field's selection tree and returns one compiled statement.
+Filters become MATCH patterns anchored on the filtering node (a term, a gene, an organism), so
+the planner starts from the selective side instead of scanning every image.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bioimage_hub.api.selection import Field
+from bioimage_hub.graph.query.catalog import NODE_TYPES, TYPES, mapped_to
+from bioimage_hub.graph.query.compiler import Compiled, Compiler, QueryError, compile_root
+from bioimage_hub.ontology.curie import InvalidIdentifier, normalize_curie
+
+
+def _term(value: str, argument: str) -> str:
+    try:
+        return normalize_curie(value)
+    except InvalidIdentifier as exc:
+        raise QueryError(f"{argument}: {exc}") from exc
+
+
+def _arg(obj: Any, name: str, default: Any = None) -> Any:
+    if obj is None:
+        return default
+    if isinstance(obj, dict):
+        value = obj.get(name, default)
+    else:
+        value = getattr(obj, name, default)
+    return default if value is None else value
+
+
+def _gene_anchor(c: Compiler, gene: str) -> str:
+    """Match genes by identifier or (case-insensitive) symbol, both index-backed."""
+    g = c.var()
+    p = c.param(gene)
+    return (
+        f"CALL () {{ MATCH ({g}:Gene {{id: {p}}}) RETURN {g} "
+        f"UNION MATCH ({g}:Gene {{symbolLower: toLower({p})}}) RETURN {g} }}"
+    ), g
+
+
+def image_filter(c: Compiler, dst: str, flt: Any) -> tuple[list[str], list[str], bool, list[str]]:
+    """MATCH patterns, WHERE conditions and CALL anchors for an ImageFilter; distinct if a join can repeat."""
+    matches: list[str] = []
+    where: list[str] = []
+    calls: list[str] = []
+    distinct = False
+    include = _arg(flt, "includeSubterms", True)
+    if phenotype := _arg(flt, "phenotype"):
+        term = c.param(_term(phenotype, "filter.phenotype"))
+        matches.append(
+            f"({dst}:Image)-[:HAS_PHENOTYPE]->(:Phenotype)"
+            + mapped_to({"includeSubterms": include}, f"(:OntologyTerm {{id: {term}}})")
+        )
+        distinct = True
+    if gene := _arg(flt, "gene"):
+        call, g = _gene_anchor(c, gene)
+        calls.append(call)
+        matches.append(f"({dst}:Image)-[:HAS_GENE]->({g})")
+        distinct = True
+    if organism := _arg(flt, "organism"):
+        o = c.var()
+        matches.append(f"({dst}:Image)-[:OF_ORGANISM]->({o}:Organism)")
+        where.append(f"({o}.id = {c.param(_organism_id(organism))} OR toLower({o}.name) = toLower({c.param(organism)}))")
+    if method := _arg(flt, "imagingMethod"):
+        term = c.param(_term(method, "filter.imagingMethod"))
+        matches.append(
+            f"({dst}:Image)<-[:HAS_IMAGE]-(:Dataset)-[:IMAGED_BY]->(:OntologyTerm)"
+            f"-[:IS_A_CLOSURE*0..1]->(:OntologyTerm {{id: {term}}})"
+        )
+        distinct = True
+    if study := _arg(flt, "study"):
+        where.append(f"{dst}.study = {c.param(study)}")
+    if not matches:
+        matches.append(f"({dst}:Image)")
+    return matches, where, distinct, calls
+
+
+def _organism_id(value: str) -> str:
+    try:
+        return normalize_curie(value)
+    except InvalidIdentifier:
+        return value
+
+
+def images(c: Compiler, f: Field) -> Compiled:
+    dst = c.var()
+    matches, where, distinct, calls = image_filter(c, dst, f.args.get("filter"))
+    return compile_root(c, "Image", "connection", [*calls, *matches], f, dst, distinct, where)
+
+
+def image(c: Compiler, f: Field) -> Compiled:
+    dst = c.var()
+    return compile_root(c, "Image", "one", [f"({dst}:Image {{id: {c.param(f.args['id'])}}})"], f, dst)
+
+
+def study(c: Compiler, f: Field) -> Compiled:
+    dst = c.var()
+    acc = c.param(f.args["accession"])
+    return compile_root(c, "Study", "one", [f"({dst}:Study {{accession: {acc}}})"], f, dst)
+
+
+def studies(c: Compiler, f: Field) -> Compiled:
+    dst = c.var()
+    flt = f.args.get("filter")
+    where: list[str] = []
+    if organism := _arg(flt, "organism"):
+        o = c.var()
+        where.append(
+            f"EXISTS {{ ({dst})-[:OF_ORGANISM]->({o}:Organism) WHERE {o}.id = {c.param(_organism_id(organism))} "
+            f"OR toLower({o}.name) = toLower({c.param(organism)}) }}"
+        )
+    if phenotype := _arg(flt, "phenotype"):
+        term = c.param(_term(phenotype, "filter.phenotype"))
+        pattern = mapped_to({"includeSubterms": _arg(flt, "includeSubterms", True)}, f"(:OntologyTerm {{id: {term}}})")
+        where.append(f"EXISTS {{ ({dst})-[:HAS_PHENOTYPE_DEFINITION]->(:Phenotype){pattern} }}")
+    if gene := _arg(flt, "gene"):
+        g = c.var()
+        p = c.param(gene)
+        where.append(
+            f"EXISTS {{ MATCH ({g}:Gene)<-[:HAS_GENE]-(i:Image) WHERE ({g}.id = {p} OR {g}.symbolLower = toLower({p})) "
+            f"AND i.study = {dst}.accession }}"
+        )
+    if text := _arg(flt, "text"):
+        p = c.param(text.lower())
+        where.append(f"(toLower({dst}.title) CONTAINS {p} OR toLower(coalesce({dst}.description, '')) CONTAINS {p})")
+    return compile_root(c, "Study", "connection", [f"({dst}:Study)"], f, dst, False, where)
+
+
+def gene(c: Compiler, f: Field) -> Compiled:
+    dst = c.var()
+    return compile_root(c, "Gene", "one", [f"({dst}:Gene {{id: {c.param(f.args['id'])}}})"], f, dst)
+
+
+def genes(c: Compiler, f: Field) -> Compiled:
+    dst = c.var()
+    where: list[str] = []
+    if symbol := f.args.get("symbol"):
+        where.append(f"{dst}.symbolLower = toLower({c.param(symbol)})")
+    matches = [f"({dst}:Gene)"]
+    if organism := f.args.get("organism"):
+        o = c.var()
+        matches = [f"({dst}:Gene)-[:OF_ORGANISM]->({o}:Organism)"]
+        where.append(f"({o}.id = {c.param(_organism_id(organism))} OR toLower({o}.name) = toLower({c.param(organism)}))")
+    return compile_root(c, "Gene", "connection", matches, f, dst, False, where)
+
+
+def term(c: Compiler, f: Field) -> Compiled:
+    dst = c.var()
+    tid = c.param(_term(f.args["id"], "id"))
+    return compile_root(c, "OntologyTerm", "one", [f"({dst}:OntologyTerm {{id: {tid}}})"], f, dst)
+
+
+def publication(c: Compiler, f: Field) -> Compiled:
+    dst = c.var()
+    doi, pmid = f.args.get("doi"), f.args.get("pmid")
+    if bool(doi) == bool(pmid):
+        raise QueryError("publication: give exactly one of `doi` or `pmid`")
+    if doi:
+        from bioimage_hub.models.identifiers import normalize_doi
+
+        match = f"({dst}:Publication {{doi: {c.param(normalize_doi(doi))}}})"
+    else:
+        match = f"({dst}:Publication {{pmid: {c.param(str(pmid))}}})"
+    return compile_root(c, "Publication", "one", [match], f, dst)
+
+
+def organisms(c: Compiler, f: Field) -> Compiled:
+    dst = c.var()
+    return compile_root(c, "Organism", "list", [f"({dst}:Organism)"], f, dst)
+
+
+def ontologies(c: Compiler, f: Field) -> Compiled:
+    dst = c.var()
+    return compile_root(c, "Ontology", "list", [f"({dst}:Ontology)"], f, dst)
+
+
+def node(c: Compiler, f: Field) -> Compiled:
+    """`node(id)`: try each Node type's natural key (index seeks), first hit wins."""
+    value = c.param(f.args["id"])
+    options = []
+    for type_name in NODE_TYPES:
+        node_type = TYPES[type_name]
+        dst = c.var()
+        fields = f.for_type(type_name, frozenset({"Node"}))
+        holder = Field("node", "node", {}, None, fields)
+        options.append(
+            c.one(type_name, dst, [f"({dst}:{node_type.label} {{{node_type.key}: {value}}})"], holder)
+        )
+    return Compiled(f"RETURN coalesce({', '.join(options)}) AS result", c.params)
