@@ -139,9 +139,9 @@ def build_schema() -> strawberry.Schema:
         types=[t.Study, t.Dataset, t.Plate, t.Well, t.Image, t.Organism, t.Gene, t.Reagent, t.Phenotype, t.Publication, t.OntologyTerm],
         config=StrawberryConfig(default_resolver=t.dict_resolver),
         extensions=[
-            QueryDepthLimiter(max_depth=settings.max_query_depth),
-            MaskErrors(should_mask_error=lambda e: not _client_visible(e)),
-            StatementCount,
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaskErrors(should_mask_error=lambda e: not _client_visible(e)),
+            StatementCount,  # class, not instance: one per request
         ],
     )
 

@@ -56,7 +56,7 @@ class Field:
         return [c for c in self.children if c.name == name]
 
 
-def _included(node: Any, variables: dict[str, Any]) -> bool:
+def _included(node: Any, variables: Any) -> bool:
     skip = get_directive_values(GraphQLSkipDirective, node, variables)
     if skip and skip.get("if") is True:
         return False
@@ -69,7 +69,7 @@ def _walk(
     parent_type: Any,
     selection_set: SelectionSetNode | None,
     fragments: dict[str, Any],
-    variables: dict[str, Any],
+    variables: Any,
     condition: str | None,
     out: list[Field],
 ) -> None:
@@ -104,10 +104,22 @@ def _walk(
             _walk(schema, target_type, fragment.selection_set, fragments, variables, cond, out)
 
 
+def _variable_values(info: GraphQLResolveInfo) -> Any:
+    """graphql-core 3.3 wants its `VariableValues` container; strawberry hands over a dict."""
+    values = info.variable_values
+    if isinstance(values, dict):
+        try:
+            from graphql.execution.values import VariableValues
+        except ImportError:  # graphql-core 3.2 takes the dict itself
+            return values
+        return VariableValues(sources={}, coerced=values)
+    return values
+
+
 def root_field(info: GraphQLResolveInfo) -> Field:
     """The selection tree of the root field being resolved (graphql-core's raw info)."""
     node = info.field_nodes[0]
-    variables = getattr(info.variable_values, "coerced", info.variable_values) or {}
+    variables = _variable_values(info)
     field_def = info.parent_type.fields[info.field_name]
     args = get_argument_values(field_def, node, variables)
     key = node.alias.value if node.alias else node.name.value

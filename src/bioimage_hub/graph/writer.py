@@ -147,7 +147,10 @@ MERGE (d)-[:IMAGED_BY]->(t)
 GENES = """
 UNWIND $rows AS row
 MERGE (g:Gene {id: row.id})
-SET g.symbol = row.symbol, g.symbolLower = toLower(row.symbol), g.synonyms = row.synonyms
+// Genes are shared across studies: a study that names no symbol/synonyms keeps the others'.
+SET g.symbol = coalesce(row.symbol, g.symbol),
+    g.symbolLower = toLower(coalesce(row.symbol, g.symbol)),
+    g.synonyms = CASE WHEN size(row.synonyms) > 0 THEN row.synonyms ELSE coalesce(g.synonyms, []) END
 WITH g, row WHERE row.organism_id IS NOT NULL
 MATCH (o:Organism {id: row.organism_id})
 MERGE (g)-[:OF_ORGANISM]->(o)
@@ -235,7 +238,8 @@ def _image_rows(parsed: idr.ParsedStudy) -> list[dict[str, Any]]:
                     "plate": image.plate,
                     "plate_id": plate_id,
                     "well": image.well,
-                    "well_id": f"{plate_id}/{image.well}" if plate_id and image.well else None,
+                    # ":" keeps well ids apart from the ids of their images ("<plate id>/<well>")
+                    "well_id": f"{plate_id}:{image.well}" if plate_id and image.well else None,
                     "row": image.well_row,
                     "column": image.well_column,
                     "organism_id": image.organism_id,
