@@ -39,6 +39,7 @@ def settings() -> Iterator[Settings]:
             neo4j_uri=external,
             neo4j_user=os.environ.get("BIOIMAGE_HUB_TEST_NEO4J_USER", "neo4j"),
             neo4j_password=os.environ.get("BIOIMAGE_HUB_TEST_NEO4J_PASSWORD", "neo4j"),
+            expose_cypher=True,
         )
         return
     from bioimage_hub.graph import embedded
@@ -47,6 +48,7 @@ def settings() -> Iterator[Settings]:
         neo4j_uri=None,
         embedded_home=PROJECT_ROOT / "var" / "neo4j-test",
         embedded_bolt_port=int(os.environ.get("BIOIMAGE_HUB_TEST_BOLT_PORT", _free_port())),
+        expose_cypher=True,
     )
     embedded.ensure_built(cfg)
     embedded.stop(cfg)  # a leftover from an interrupted run may hold another port
@@ -108,6 +110,7 @@ class GraphQLResult:
         self.data = self.body.get("data")
         self.errors = self.body.get("errors") or []
         self.statements = int(response.headers.get("x-cypher-statements", "-1"))
+        self.cypher = [s["query"] for s in (self.body.get("extensions") or {}).get("cypher", [])]
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_query_depth: int = 12
     graphiql: bool = True
+    expose_cypher: bool = Field(default=False, description="return generated Cypher in extensions (debug)")
 
     @property
     def embedded(self) -> bool:

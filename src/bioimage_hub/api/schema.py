@@ -116,7 +116,8 @@ class Query:
 
 
 class StatementCount(SchemaExtension):
-    """Report the request's Cypher cost in the `X-Cypher-Statements` response header."""
+    """Report the request's Cypher cost: `X-Cypher-Statements` / `X-Cypher-Time-Ms` headers and
+    `extensions.cost`; with the `expose_cypher` setting, also the statements themselves."""
 
     def on_execute(self):  # type: ignore[override]
         yield
@@ -125,6 +126,16 @@ class StatementCount(SchemaExtension):
         if response is not None:
             response.headers["X-Cypher-Statements"] = str(context.log.count)
             response.headers["X-Cypher-Time-Ms"] = f"{context.log.elapsed_ms:.1f}"
+
+    def get_results(self) -> dict[str, Any]:
+        context = self.execution_context.context
+        log = getattr(context, "log", None)
+        if log is None:
+            return {}
+        result: dict[str, Any] = {"cost": {"statements": log.count, "ms": round(log.elapsed_ms, 1)}}
+        if context.settings.expose_cypher:
+            result["cypher"] = [{"query": q, "params": p} for q, p in log.statements]
+        return result
 
 
 def _client_visible(error: GraphQLError) -> bool:

@@ -417,15 +417,24 @@ def write_ontology(
         session.execute_write(work)
 
 
+STUDY_OWNED_LABELS = ("Dataset", "Plate", "Well", "Image", "Phenotype")
+
+
 def label_counts(driver: neo4j.Driver, database: str, accession: str | None = None) -> Counter[str]:
-    """Node counts per label (of one study's own nodes when `accession` is given)."""
+    """Node counts per label: the whole graph, or (with `accession`) one study's own nodes.
+
+    A study's nodes carry a `study` property, indexed per label, so this stays an index lookup
+    per label instead of a scan of every node.
+    """
     if accession is None:
         query = "MATCH (n) UNWIND labels(n) AS label RETURN label, count(*) AS n"
         records, _, _ = driver.execute_query(query, database_=database)
-    else:
-        query = (
-            "MATCH (n) WHERE n.study = $acc OR (n:Study AND n.accession = $acc) "
-            "UNWIND labels(n) AS label RETURN label, count(*) AS n"
-        )
-        records, _, _ = driver.execute_query(query, acc=accession, database_=database)
-    return Counter({r["label"]: r["n"] for r in records})
+        return Counter({r["label"]: r["n"] for r in records})
+    parts = ["MATCH (n:Study {accession: $acc}) RETURN 'Study' AS label, count(n) AS n"]
+    parts += [
+        f"MATCH (n:{label} {{study: $acc}}) RETURN '{label}' AS label, count(n) AS n"
+        for label in STUDY_OWNED_LABELS
+    ]
+    query = " UNION ALL ".join(parts)
+    records, _, _ = driver.execute_query(query, acc=accession, database_=database)
+    return Counter({r["label"]: r["n"] for r in records if r["n"]})
