@@ -30,7 +30,7 @@ app.add_typer(neo4j_app, name="neo4j")
 app.add_typer(import_app, name="import")
 app.add_typer(ontology_app, name="ontology")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay on one line for scripts and logs
 out = Console()
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
