@@ -23,9 +23,13 @@ CASES = {
         nodes { id phenotypes { name term { id } } } } }""",
     "images_by_phenotype_exact_and_gene": """{ images(first: 10, filter: {phenotype: "CMPO:0000426",
         includeSubterms: false, gene: "NUP107"}) { totalCount nodes { id } } }""",
-    "term_hierarchy": """{ term(id: "CMPO:0000426") { label parents { id } children { id } ancestors { id }
+    "term_hierarchy": """{ term(id: "CMPO:0000426") { label parents { id } children { id } ancestors { distance term { id } }
         images(first: 3, includeSubterms: true) { totalCount } } }""",
     "node_by_id": """{ node(id: "idr0004") { id ... on Study { title } } }""",
+    "search_terms": """{ searchTerms(query: "nucleus", ontologies: ["cmpo"], first: 5) {
+        pageInfo { hasNextPage endCursor } nodes { matchedText matchType term { id label } } } }""",
+    "term_counts": """{ term(id: "CMPO:0000398") { imageCount studyCount exact: imageCount(includeSubterms: false)
+        descendants(hierarchical: true) { distance term { id } } } }""",
 }
 
 
@@ -49,3 +53,4 @@ async def test_user_values_reach_cypher_only_as_parameters(gql) -> None:
     )
     assert result.data["images"]["nodes"] == []
     assert result.cypher and all(hostile not in q for q in result.cypher)
+

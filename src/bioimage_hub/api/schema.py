@@ -96,6 +96,24 @@ class Query:
     async def term(self, info: Info, id: strawberry.ID) -> t.OntologyTerm | None:
         return await execute(info, roots.term)
 
+    @strawberry.field(
+        description="Search term labels and synonyms: exact label, exact synonym, label prefix, "
+        "every word, substring — best first, case-insensitive."
+    )
+    async def search_terms(
+        self,
+        info: Info,
+        query: str,
+        ontologies: list[str] | None = None,
+        include_obsolete: bool = False,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> t.Connection[t.TermSearchHit]:
+        raw = await execute(info, roots.search_terms)
+        for row in (raw or {}).get("page") or []:
+            row["match_type"] = t.MatchType(row["rank"])
+        return t.make_connection(raw, after)
+
     @strawberry.field(description="A publication by DOI (bare or URL) or PubMed ID.")
     async def publication(
         self, info: Info, doi: str | None = None, pmid: str | None = None

@@ -7,6 +7,7 @@ the compiler stored under the field's response key (so aliases with different ar
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Any, Generic, TypeVar
 
@@ -404,7 +405,14 @@ class Publication(_FromGraph, Node):
 @strawberry.type
 class Synonym:
     text: str
-    scope: str | None
+    scope: str | None = strawberry.field(description="EXACT, BROAD, NARROW or RELATED")
+    type: str | None = strawberry.field(description="synonym type (OBO synonymtypedef), if any")
+
+
+@strawberry.type(description="A term reached through the precomputed closure, with its shortest distance.")
+class TermAtDistance:
+    distance: int
+    term: "OntologyTerm"
 
 
 @strawberry.type(description="An ontology term (CMPO phenotype, FBbi imaging method, ...).")
@@ -415,25 +423,56 @@ class OntologyTerm(_FromGraph, Node):
     ontology: str | None
     label: str | None
     definition: str | None
+    namespace: str | None
     obsolete: bool
     is_stub: bool = strawberry.field(description="mentioned by data or another ontology, not loaded itself")
     is_leaf: bool
     synonyms: list[Synonym]
+    xrefs: list[str]
+    subsets: list[str]
 
-    @strawberry.field
+    @strawberry.field(description="Direct is_a parents.")
     def parents(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
         return _related(root, info)
 
-    @strawberry.field
+    @strawberry.field(description="Direct is_a children.")
     def children(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
         return _related(root, info)
 
-    @strawberry.field(description="All is_a ancestors (transitive).")
-    def ancestors(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
+    @strawberry.field(description="Direct part_of targets.")
+    def part_of(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
         return _related(root, info)
 
-    @strawberry.field(description="All is_a descendants (transitive).")
-    def descendants(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
+    @strawberry.field(description="Terms that are part_of this one.")
+    def has_parts(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
+        return _related(root, info)
+
+    @strawberry.field(description="For an obsolete term: the term(s) the ontology says replace it.")
+    def replaced_by(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
+        return _related(root, info)
+
+    @strawberry.field(description="For an obsolete term: terms the ontology suggests considering.")
+    def consider(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
+        return _related(root, info)
+
+    @strawberry.field(description="All ancestors with shortest distance, from the precomputed closure; `hierarchical` adds part_of.")
+    def ancestors(
+        self, root: strawberry.Parent[dict], info: Info, hierarchical: bool = False
+    ) -> list[TermAtDistance]:
+        return _related(root, info)
+
+    @strawberry.field(description="All descendants with shortest distance, from the precomputed closure; `hierarchical` adds part_of.")
+    def descendants(
+        self, root: strawberry.Parent[dict], info: Info, hierarchical: bool = False
+    ) -> list[TermAtDistance]:
+        return _related(root, info)
+
+    @strawberry.field(description="Images annotated with this term (phenotype or imaging method) or, by default, any subterm.")
+    def image_count(self, root: strawberry.Parent[dict], info: Info, include_subterms: bool = True) -> int:
+        return _related(root, info)
+
+    @strawberry.field(description="Studies with an annotation on this term or, by default, any subterm.")
+    def study_count(self, root: strawberry.Parent[dict], info: Info, include_subterms: bool = True) -> int:
         return _related(root, info)
 
     @strawberry.field(description="Study phenotypes mapped to this term (or a subterm).")
@@ -454,7 +493,6 @@ class OntologyTerm(_FromGraph, Node):
         return make_connection(_related(root, info), after)
 
 
-
 @strawberry.type
 class Ontology(_FromGraph):
     id: str
@@ -462,7 +500,29 @@ class Ontology(_FromGraph):
     title: str | None
     version: str | None
     term_count: int | None
+    obsolete_count: int | None
     loaded_at: str | None
+
+
+@strawberry.enum(description="Why a term matched a search, best first.")
+class MatchType(enum.Enum):
+    EXACT_LABEL = 0
+    EXACT_SYNONYM = 1
+    LABEL_PREFIX = 2
+    WORD = 3
+    SUBSTRING = 4
+
+
+@strawberry.type(description="A search hit: the term, the text that matched and why.")
+class TermSearchHit:
+    term: OntologyTerm
+    matched_text: str
+    match_type: MatchType
+    synonym_scope: str | None
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, dict) and "matched_text" in obj
 
 
 @strawberry.input(description="Filters are ANDed. Terms accept a CURIE, short form or IRI.")

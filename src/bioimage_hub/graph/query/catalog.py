@@ -22,7 +22,7 @@ PatternFn = Callable[[Args], str]
 class Relation:
     target: str
     pattern: PatternFn
-    kind: str = "list"  # "one" | "list" | "connection"
+    kind: str = "list"  # "one" | "list" | "connection" | "distance" (list of {distance, term})
     distinct: bool = False  # the pattern can reach one node by several paths
     limit: int = 1000  # cap for plain lists
 
@@ -36,7 +36,8 @@ class NodeType:
     name: str
     label: str
     key: str  # natural-key property; also the keyset sort key
-    scalars: dict[str, str]  # GraphQL field name -> Cypher expression over {v}
+    # GraphQL field name -> Cypher expression over {v}; a callable takes the field's arguments
+    scalars: dict[str, Any]
     relations: dict[str, Relation] = field(default_factory=dict)
 
     def python_key(self, graphql_name: str) -> str:
@@ -46,7 +47,7 @@ class NodeType:
 _PY_NAMES: dict[str, str] = {}
 
 
-def _scalars(**fields: str) -> dict[str, str]:
+def _scalars(**fields: Any) -> dict[str, Any]:
     """Scalar fields by python name -> expression; stored under their GraphQL (camelCase) name."""
     out = {}
     for py, expr in fields.items():
@@ -56,19 +57,20 @@ def _scalars(**fields: str) -> dict[str, str]:
     return out
 
 
-def mapped_to(args: Args, term: str = "({src})") -> str:
-    """A phenotype's mapping to `term` itself or, with includeSubterms, to any is_a descendant.
+def term_link(rel_type: str, args: Args, term: str = "({src})") -> str:
+    """`-[:REL]->` to `term` itself or, with includeSubterms (default), to any is_a descendant.
 
-    The closure holds distance >= 1 only, so `*0..1` adds the term itself.
+    The closure holds distances >= 1 only, so `*0..1` adds the term itself.
     """
     if args.get("includeSubterms", True):
-        return "-[:MAPPED_TO]->(:OntologyTerm)-[:IS_A_CLOSURE*0..1]->" + term
-    return "-[:MAPPED_TO]->" + term
+        return f"-[:{rel_type}]->(:OntologyTerm)-[:IS_A_CLOSURE*0..1]->" + term
+    return f"-[:{rel_type}]->" + term
 
 
-IMAGE_VIA_PHENOTYPE_OF_TERM: PatternFn = lambda a: (  # noqa: E731
-    "({dst}:Image)-[:HAS_PHENOTYPE]->(:Phenotype)" + mapped_to(a)
-)
+def mapped_to(args: Args, term: str = "({src})") -> str:
+    """A phenotype's mapping to `term` (or, with includeSubterms, to any of its descendants)."""
+    return term_link("MAPPED_TO", args, term)
+
 
 STUDY = NodeType(
     "Study",
@@ -245,6 +247,37 @@ PUBLICATION = NodeType(
     {"studies": Relation.fixed("Study", "({src})<-[:PUBLISHED_IN]-({dst}:Study)")},
 )
 
+def _closure(args: Args) -> str:
+    """is_a closure, or with `hierarchical` the is_a + part_of closure (OLS4's "hierarchical")."""
+    return "HIERARCHICAL_CLOSURE" if args.get("hierarchical") else "IS_A_CLOSURE"
+
+
+def _annotated_images(args: Args) -> str:
+    """Images annotated with {src} (or a subterm): by phenotype mapping or by imaging method."""
+    return (
+        "CALL ({src}) { "
+        "MATCH ({dst}:Image)-[:HAS_PHENOTYPE]->(:Phenotype)" + mapped_to(args) + " RETURN {dst} "
+        "UNION "
+        "MATCH ({dst}:Image)<-[:HAS_IMAGE]-(:Dataset)" + term_link("IMAGED_BY", args) + " RETURN {dst} }"
+    )
+
+
+def _count_images(args: Args) -> str:
+    body = _annotated_images(args).replace("{src}", "{v}").replace("{dst}", "ci")
+    return f"COUNT {{ {body} RETURN DISTINCT ci }}"
+
+
+def _count_studies(args: Args) -> str:
+    """Studies with a phenotype mapped to, or a dataset imaged by, the term (or a subterm)."""
+    return (
+        "COUNT { CALL ({v}) { "
+        "MATCH (cp:Phenotype)" + mapped_to(args, "({v})") + " RETURN cp.study AS cs "
+        "UNION "
+        "MATCH (cd:Dataset)" + term_link("IMAGED_BY", args, "({v})") + " RETURN cd.study AS cs } "
+        "RETURN DISTINCT cs }"
+    )
+
+
 TERM = NodeType(
     "OntologyTerm",
     "OntologyTerm",
@@ -256,29 +289,45 @@ TERM = NodeType(
         ontology="{v}.ontology",
         label="{v}.label",
         definition="{v}.definition",
+        namespace="{v}.namespace",
         obsolete="coalesce({v}.obsolete, false)",
         is_stub="coalesce({v}.stub, false)",
         synonyms=(
             "[i IN range(0, size(coalesce({v}.synonyms, [])) - 1) "
-            "| {text: {v}.synonyms[i], scope: {v}.synonymScopes[i]}]"
+            "| {text: {v}.synonyms[i], scope: {v}.synonymScopes[i], "
+            "type: CASE WHEN {v}.synonymTypes[i] = '' THEN null ELSE {v}.synonymTypes[i] END}]"
         ),
+        xrefs="coalesce({v}.xrefs, [])",
+        subsets="coalesce({v}.subsets, [])",
         is_leaf="NOT EXISTS { ({v})<-[:IS_A]-(:OntologyTerm) }",
+        image_count=_count_images,
+        study_count=_count_studies,
     ),
     {
         "parents": Relation.fixed("OntologyTerm", "({src})-[:IS_A]->({dst}:OntologyTerm)", distinct=True),
         "children": Relation.fixed("OntologyTerm", "({src})<-[:IS_A]-({dst}:OntologyTerm)", distinct=True),
-        "ancestors": Relation.fixed(
-            "OntologyTerm", "({src})-[:IS_A_CLOSURE]->({dst}:OntologyTerm)", distinct=True, limit=5000
+        "partOf": Relation.fixed("OntologyTerm", "({src})-[:PART_OF]->({dst}:OntologyTerm)", distinct=True),
+        "hasParts": Relation.fixed("OntologyTerm", "({src})<-[:PART_OF]-({dst}:OntologyTerm)", distinct=True),
+        "replacedBy": Relation.fixed("OntologyTerm", "({src})-[:REPLACED_BY]->({dst}:OntologyTerm)", distinct=True),
+        "consider": Relation.fixed("OntologyTerm", "({src})-[:CONSIDER]->({dst}:OntologyTerm)", distinct=True),
+        "ancestors": Relation(
+            "OntologyTerm",
+            lambda a: "({src})-[{rel}:" + _closure(a) + "]->({dst}:OntologyTerm)",
+            "distance",
+            limit=20000,
         ),
-        "descendants": Relation.fixed(
-            "OntologyTerm", "({src})<-[:IS_A_CLOSURE]-({dst}:OntologyTerm)", distinct=True, limit=5000
+        "descendants": Relation(
+            "OntologyTerm",
+            lambda a: "({src})<-[{rel}:" + _closure(a) + "]-({dst}:OntologyTerm)",
+            "distance",
+            limit=20000,
         ),
         "phenotypes": Relation(
             "Phenotype",
             lambda a: "({dst}:Phenotype)" + mapped_to(a),
             distinct=True,
         ),
-        "images": Relation("Image", IMAGE_VIA_PHENOTYPE_OF_TERM, "connection", distinct=True),
+        "images": Relation("Image", _annotated_images, "connection", distinct=True),
     },
 )
 
@@ -292,6 +341,7 @@ ONTOLOGY = NodeType(
         title="{v}.title",
         version="{v}.version",
         term_count="{v}.termCount",
+        obsolete_count="{v}.obsoleteCount",
         loaded_at="toString({v}.loadedAt)",
     ),
 )

@@ -64,7 +64,11 @@ class Compiler:
         for f in fields:
             if f.name == "__typename":
                 continue
-            if f.name in node_type.scalars:
+            if f.name in node_type.scalars and callable(node_type.scalars[f.name]):
+                # A scalar with arguments: projected under the response key (aliases may differ).
+                expr = node_type.scalars[f.name](f.args).replace("{v}", var)
+                parts.append(f"`{f.key}`: {expr}")
+            elif f.name in node_type.scalars:
                 key = node_type.python_key(f.name)
                 if key not in seen:
                     seen.add(key)
@@ -89,6 +93,8 @@ class Compiler:
             return self.connection(rel.target, dst, [pattern], f, distinct=rel.distinct)
         if rel.kind == "one":
             return self.one(rel.target, dst, [pattern], f)
+        if rel.kind == "distance":
+            return self.distance_list(rel, src, dst, f)
         return self.list(rel.target, dst, [pattern], f, distinct=rel.distinct, limit=rel.limit)
 
     # -- shapes -------------------------------------------------------------------------
@@ -123,6 +129,21 @@ class Compiler:
             f"COLLECT {{ {self._body(matches, where)} {with_}"
             f"ORDER BY {dst}.{key} LIMIT {int(limit)} "
             f"RETURN {self.project(target, dst, f.for_type(target))} }}"
+        )
+
+    def distance_list(self, rel: Relation, src: str, dst: str, f: Field) -> str:
+        """Closure neighbours with their (shortest) distance, nearest first."""
+        edge = self.var()
+        pattern = rel.pattern(f.args).replace("{src}", src).replace("{dst}", dst).replace("{rel}", edge)
+        term_fields: list[Field] = []
+        for term in f.children_named("term"):
+            term_fields.extend(term.for_type(rel.target))
+        holder = Field("term", "term", {}, None, term_fields)
+        key = TYPES[rel.target].key
+        return (
+            f"COLLECT {{ MATCH {pattern} WITH {dst}, min({edge}.distance) AS distance "
+            f"ORDER BY distance, {dst}.{key} LIMIT {int(rel.limit)} "
+            f"RETURN {{distance: distance, term: {self.project(rel.target, dst, holder.for_type(rel.target))}}} }}"
         )
 
     def page_size(self, f: Field) -> int:

@@ -191,3 +191,84 @@ def node(c: Compiler, f: Field) -> Compiled:
             c.one(type_name, dst, [f"({dst}:{node_type.label} {{{node_type.key}: {value}}})"], holder)
         )
     return Compiled(f"RETURN coalesce({', '.join(options)}) AS result", c.params)
+
+
+# --------------------------------------------------------------------------- term search
+
+_LUCENE_SPECIAL = set('+-&|!(){}[]^"~*?:\\/')
+
+
+def lucene_words(text: str) -> str:
+    """A Lucene query requiring every word of `text` (escaped), for the word-match tier."""
+    words = []
+    for word in text.split():
+        escaped = "".join("\\" + ch if ch in _LUCENE_SPECIAL else ch for ch in word)
+        words.append(f"+{escaped}")
+    return " ".join(words)
+
+
+def search_terms(c: Compiler, f: Field) -> Compiled:
+    """Ranked term search over labels and synonyms (TermName nodes, TEXT + full-text indexes).
+
+    Tiers, best first: exact label (0), exact synonym (1), label prefix (2), every word (3),
+    substring of a label or synonym (4). Each term appears once, at its best tier; within a tier
+    shorter labels come first. Keyset cursor over (tier, label length, id).
+    """
+    text = " ".join(str(f.args.get("query") or "").split()).lower()
+    if not text:
+        raise QueryError("searchTerms: `query` must not be empty")
+    if len(text) > 200:
+        raise QueryError("searchTerms: `query` is longer than 200 characters")
+    first = c.page_size(f)
+    q = c.param(text)
+    filters = []
+    ontologies = [o.lower() for o in (f.args.get("ontologies") or [])]
+    if ontologies:
+        filters.append(f"n.ontology IN {c.param(ontologies)}")
+    if not f.args.get("includeObsolete", False):
+        filters.append("NOT coalesce(n.obsolete, false)")
+    where = (" AND " + " AND ".join(filters)) if filters else ""
+    words = lucene_words(text)
+    tiers = [
+        f"MATCH (n:TermName) WHERE n.textLower = {q} AND n.kind = 'label'{where} RETURN n, 0 AS tier",
+        f"MATCH (n:TermName) WHERE n.textLower = {q} AND n.kind = 'synonym'{where} RETURN n, 1 AS tier",
+        f"MATCH (n:TermName) WHERE n.textLower STARTS WITH {q} AND n.kind = 'label'{where} RETURN n, 2 AS tier",
+    ]
+    if words:
+        tiers.append(
+            f"CALL db.index.fulltext.queryNodes('term_names', {c.param(words)}, {{limit: 2000}}) "
+            f"YIELD node AS n WITH n WHERE true{where} RETURN n, 3 AS tier"
+        )
+    tiers.append(f"MATCH (n:TermName) WHERE n.textLower CONTAINS {q}{where} RETURN n, 4 AS tier")
+    keyset = ""
+    if (after := f.args.get("after")) is not None:
+        from bioimage_hub.graph.query.cursor import decode_cursor
+
+        key = decode_cursor(after)
+        if not (isinstance(key, list) and len(key) == 3):
+            raise QueryError(f"after: {after!r} is not a searchTerms cursor")
+        k = c.param(key)
+        keyset = f"WHERE [tier, len, t.id] > {k} "
+    term_fields: list[Field] = []
+    for part in ("nodes", "edges"):
+        for holder in f.children_named(part):
+            nodes = holder.children if part == "nodes" else [
+                g for n in holder.children_named("node") for g in n.children
+            ]
+            for child in nodes:
+                if child.name == "term":
+                    term_fields.extend(child.for_type("OntologyTerm"))
+    term_holder = Field("term", "term", {}, None, term_fields)
+    projection = c.project("OntologyTerm", "t", term_holder.for_type("OntologyTerm"))
+    cypher = (
+        "CALL () { " + " UNION ALL ".join(tiers) + " } "
+        "MATCH (n)-[:NAMES]->(t:OntologyTerm) "
+        "WITH t, n, tier ORDER BY tier, size(n.text) "
+        "WITH t, collect({tier: tier, text: n.text, scope: n.scope})[0] AS best "
+        "WITH t, best, best.tier AS tier, size(coalesce(t.label, t.id)) AS len "
+        f"{keyset}"
+        f"ORDER BY tier, len, t.id LIMIT {first + 1} "
+        "RETURN {page: collect({__cursor: [tier, len, t.id], matched_text: best.text, rank: tier, "
+        f"synonym_scope: best.scope, term: {projection}}}), first: {first}}} AS result"
+    )
+    return Compiled(cypher, c.params)
