@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +35,25 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     graphiql: bool = True
     expose_cypher: bool = Field(default=False, description="return generated Cypher in extensions (debug)")
+
+    # Pixels (OME-Zarr): local folders, s3:// (S3-compatible, endpoint + credentials), https://
+    pixels_root: Path = Field(default=PROJECT_ROOT / "var" / "pixels", description="default local pixel store")
+    s3_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("s3_endpoint_url", "aws_endpoint_url_s3", "aws_endpoint_url")
+    )
+    s3_region: str = Field(default="us-east-1", validation_alias=AliasChoices("s3_region", "aws_region", "aws_default_region"))
+    s3_access_key_id: str | None = Field(default=None, validation_alias=AliasChoices("s3_access_key_id", "aws_access_key_id"))
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("s3_secret_access_key", "aws_secret_access_key")
+    )
+    s3_session_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("s3_session_token", "aws_session_token"))
+    s3_anonymous: bool = Field(default=False, description="public buckets: send unsigned requests")
+    pixels_max_region_pixels: int = Field(
+        default=3192 * 3192, description="cap on w*h*channels of one region (OMERO's max plane 3192x3192)"
+    )
+    pixels_thumbnail_cache_size: int = 512
+    pixels_remote_concurrency: int = Field(default=64, description="zarr async concurrency for remote stores")
+    pixels_store_timeout_s: float = 30.0
 
     @property
     def embedded(self) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 from bioimage_hub.config import Settings
 from bioimage_hub.graph.driver import GraphReader, StatementLog
+from bioimage_hub.graph.query.access import Viewer
 
 
 @dataclass
@@ -14,6 +15,8 @@ class Context:
     reader: GraphReader
     settings: Settings
     log: StatementLog = field(default_factory=StatementLog)
+    viewer: Viewer = field(default_factory=Viewer.anonymous)
+    principal: Any = None
     request: Any = None
     response: Any = None
 

@@ -20,7 +20,7 @@ from bioimage_hub.api import types as t
 from bioimage_hub.api.selection import root_field
 from bioimage_hub.config import PROJECT_ROOT, get_settings
 from bioimage_hub.graph.driver import GraphUnavailable
-from bioimage_hub.graph.query import roots
+from bioimage_hub.graph.query import access, roots
 from bioimage_hub.graph.query.compiler import Compiled, Compiler, QueryError
 from bioimage_hub.graph.query.cursor import InvalidCursor
 
@@ -40,6 +40,7 @@ async def execute(info: Info, build: Builder) -> Any:
         compiled = build(compiler, root_field(info._raw_info))
     except (QueryError, InvalidCursor) as exc:
         raise ClientError(str(exc)) from exc
+    compiled = access.apply(compiled, info.context.viewer)
     try:
         rows = await info.context.run(compiled.cypher, compiled.params)
     except GraphUnavailable as exc:

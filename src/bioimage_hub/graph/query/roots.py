@@ -260,7 +260,10 @@ def search_terms(c: Compiler, f: Field) -> Compiled:
                     term_fields.extend(child.for_type("OntologyTerm"))
     term_holder = Field("term", "term", {}, None, term_fields)
     projection = c.project("OntologyTerm", "t", term_holder.for_type("OntologyTerm"))
+    # Everything sits inside one COLLECT subquery, so outer variables (the access preamble's
+    # `hidden`) stay in scope through its WITH clauses.
     cypher = (
+        "RETURN {page: COLLECT { "
         "CALL () { " + " UNION ALL ".join(tiers) + " } "
         "MATCH (n)-[:NAMES]->(t:OntologyTerm) "
         "WITH t, n, tier ORDER BY tier, size(n.text) "
@@ -268,7 +271,7 @@ def search_terms(c: Compiler, f: Field) -> Compiled:
         "WITH t, best, best.tier AS tier, size(coalesce(t.label, t.id)) AS len "
         f"{keyset}"
         f"ORDER BY tier, len, t.id LIMIT {first + 1} "
-        "RETURN {page: collect({__cursor: [tier, len, t.id], matched_text: best.text, rank: tier, "
-        f"synonym_scope: best.scope, term: {projection}}}), first: {first}}} AS result"
+        "RETURN {__cursor: [tier, len, t.id], matched_text: best.text, rank: tier, "
+        f"synonym_scope: best.scope, term: {projection}}} }}, first: {first}}} AS result"
     )
     return Compiled(cypher, c.params)
