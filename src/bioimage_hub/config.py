@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     graphiql: bool = True
     expose_cypher: bool = Field(default=False, description="return generated Cypher in extensions (debug)")
 
+    # Submissions: accessions are `<accession_prefix><n>` (S-HUB1, S-HUB2, ...).
+    accession_prefix: str = Field(
+        default="S-HUB", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,15}[A-Za-z-]$", description="prefix of submission accessions"
+    )
+
     # Pixels (OME-Zarr): local folders, s3:// (S3-compatible, endpoint + credentials), https://
     pixels_root: Path = Field(default=PROJECT_ROOT / "var" / "pixels", description="default local pixel store")
     s3_endpoint_url: str | None = Field(

@@ -13,6 +13,7 @@ from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 
 from bioimage_hub.api.context import Context
+from bioimage_hub.api.pixels_routes import PixelsService
 from bioimage_hub.api.schema import schema
 from bioimage_hub.config import Settings, get_settings
 from bioimage_hub.graph.driver import GraphReader, async_driver
@@ -32,10 +33,12 @@ class HubGraphQL(GraphQL):
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     graphql = HubGraphQL(settings)
+    pixels = PixelsService(settings)  # /pixels/{imageId}/region, /thumbnail.png, /zarr/{key}
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         graphql.reader = GraphReader(async_driver(settings), settings.neo4j_database)
+        pixels.graph = graphql.reader
         try:
             yield
         finally:
@@ -51,11 +54,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def root(_request: Request) -> RedirectResponse:
         return RedirectResponse("/graphql")
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", root),
             Route("/health", health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *pixels.routes(),
         ],
         lifespan=lifespan,
     )
+    app.state.pixels = pixels  # GraphQL's Pixels type reads shard indexes through its reader
+    return app

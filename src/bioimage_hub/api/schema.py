@@ -159,13 +159,16 @@ class StatementCount(SchemaExtension):
 
 def _client_visible(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is None or isinstance(original, (ClientError, QueryError, InvalidCursor))
+    return original is None or isinstance(original, (GraphQLError, QueryError, InvalidCursor))
 
 
 def build_schema() -> strawberry.Schema:
     settings = get_settings()
-    return strawberry.Schema(
+    from bioimage_hub.api.federation import FederatedSchema
+
+    return FederatedSchema(
         query=Query,
+        federation_version="2.9",  # @theguild/federation-composition accepts up to 2.9
         types=[t.Study, t.Dataset, t.Plate, t.Well, t.Image, t.Organism, t.Gene, t.Reagent, t.Phenotype, t.Publication, t.OntologyTerm],
         config=StrawberryConfig(default_resolver=t.dict_resolver),
         extensions=[

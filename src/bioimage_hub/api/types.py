@@ -12,8 +12,10 @@ import json
 from typing import Any, Generic, TypeVar
 
 import strawberry
+import strawberry.federation
 from strawberry.types import Info
 
+from bioimage_hub.api.pixels_types import Pixels
 from bioimage_hub.graph.query.compiler import CURSOR_KEY
 from bioimage_hub.graph.query.cursor import encode_cursor
 
@@ -103,7 +105,7 @@ def _key_values(raw: str | None) -> list[KeyValue]:
     return [KeyValue(key=k, value=str(v)) for k, v in sorted(json.loads(raw).items())]
 
 
-@strawberry.type(description="A study: one IDR study or one hub submission, with a citable accession.")
+@strawberry.federation.type(keys=["accession"], description="A study: one IDR study or one hub submission, with a citable accession.")
 class Study(_FromGraph, Node):
     id: strawberry.ID
     accession: str
@@ -234,7 +236,7 @@ class Well(_FromGraph, Node):
         return _related(root, info)
 
 
-@strawberry.type(description="An image (for screens: the image of one well).")
+@strawberry.federation.type(keys=["id"], description="An image (for screens: the image of one well).")
 class Image(_FromGraph, Node):
     id: strawberry.ID
     name: str | None
@@ -279,6 +281,12 @@ class Image(_FromGraph, Node):
     def phenotypes(self, root: strawberry.Parent[dict], info: Info) -> list["Phenotype"]:
         return _related(root, info)
 
+    has_pixels: bool | None = strawberry.field(default=None, description="whether pixels (OME-Zarr) are registered")
+
+    @strawberry.field(description="The image's pixels (OME-Zarr), when registered: levels, channels, chunk URLs.")
+    def pixels(self, root: strawberry.Parent[dict], info: Info) -> Pixels | None:
+        return _related(root, info)
+
 
 @strawberry.type
 class Organism(_FromGraph, Node):
@@ -311,7 +319,7 @@ class Organism(_FromGraph, Node):
         return _related(root, info)
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class Gene(_FromGraph, Node):
     id: strawberry.ID = strawberry.field(description="identifier as published (Ensembl, SGD, TAIR, ...)")
     symbol: str | None
@@ -388,7 +396,7 @@ class Phenotype(_FromGraph, Node):
 
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class Publication(_FromGraph, Node):
     id: strawberry.ID
     doi: str | None
@@ -415,7 +423,7 @@ class TermAtDistance:
     term: "OntologyTerm"
 
 
-@strawberry.type(description="An ontology term (CMPO phenotype, FBbi imaging method, ...).")
+@strawberry.federation.type(keys=["id"], description="An ontology term (CMPO phenotype, FBbi imaging method, ...).")
 class OntologyTerm(_FromGraph, Node):
     id: strawberry.ID = strawberry.field(description="canonical CURIE, e.g. CMPO:0000426")
     iri: str | None

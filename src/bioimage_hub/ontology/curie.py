@@ -61,6 +61,9 @@ class CurieNormalizer:
             for syn in spec.get("synonyms") or []:
                 self._by_lower[str(syn).lower()] = prefix
         self._converter = curies.Converter(records)
+        # canonical prefix -> its IRI prefix (None: not listed, the OBO PURL is used); the
+        # converter's `expand` rebuilds its prefix map on every call, too slow for 10^5 terms.
+        self._uri_prefixes: dict[str, str | None] = dict(self._converter.prefix_map)
 
     def canonical_prefix(self, prefix: str) -> str:
         """Known prefixes get their canonical spelling; unknown ones are kept as written."""
@@ -91,7 +94,8 @@ class CurieNormalizer:
     def _make(self, prefix: str, local: str) -> TermId:
         canonical = self.canonical_prefix(prefix)
         curie = f"{canonical}:{local}"
-        iri = self._converter.expand(curie) or f"{OBO_PURL}{canonical}_{local}"
+        uri_prefix = self._uri_prefixes.get(canonical)
+        iri = f"{uri_prefix}{local}" if uri_prefix else f"{OBO_PURL}{canonical}_{local}"
         return TermId(curie=curie, iri=iri)
 
 

@@ -10,24 +10,32 @@ ontology exists only if the file itself declares it (or names it as an is_a pare
 * Its prefix is the canonical prefix of its own terms: the one spelling the ontology id if the file
   has such terms, else the most common one. Terms under any other prefix (GO, PATO, BFO, ...) are
   `stub=True` and belong to their own ontology (`go`, `pato`, `bfo`, ...).
-* `is_a` holds direct superclasses only; `closure` holds, for every term (stubs included), one row
-  per ancestor with the length of the shortest is_a path, plus the term itself at distance 0.
+* Per term: label, definition, synonyms (scope and type), xrefs, subsets, namespace, obsolete,
+  replaced_by and consider (canonical CURIEs).
+* Edges: `is_a` (direct superclasses), `part_of` (the relationship `part_of` / BFO:0000050, by id
+  or name) and `relations` (every other OBO relationship, kept by name). Self-loops are dropped.
+* Terms that an edge, replaced_by or consider names but the file does not declare are added as
+  stubs. The is_a and is_a + part_of ("hierarchical") closures with shortest distances are derived
+  from the edges on first use (`ParsedOntology.closure`, `.hierarchical_closure`).
 * pronto rejects an OBO file whose `is_a` names a term the file does not declare; such files are
   re-read with a bare `[Term]` frame added for each missing parent, which then becomes a stub.
+* `file_checksum` is the sha256 of the file: reloading an unchanged file is a no-op.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import warnings
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pronto
 
-from bioimage_hub.models.ontology import ParsedOntology, Synonym, Term
+from bioimage_hub.models.ontology import ParsedOntology
+from bioimage_hub.ontology.closure import transitive_closure as _transitive_closure
 from bioimage_hub.ontology.curie import InvalidIdentifier, TermId, term_id
 
 __all__ = ["OntologyFormatError", "read_ontology", "transitive_closure"]
@@ -72,6 +80,7 @@ def read_ontology(
     path = Path(path)
     problems: list[str] = []
     onto = _load(path, problems)
+    checksum = _checksum(path)
 
     meta = onto.metadata
     oid = _clean_id(ontology_id) or _id_from_header(meta.ontology) or _id_from_name(path.name)
@@ -105,11 +114,27 @@ def read_ontology(
     if prefix is None:
         raise OntologyFormatError(path, "no term has an identifier that can be normalised")
 
-    terms: list[Term] = []
-    parents: dict[str, list[str]] = {}
-    dropped_edges: Counter[str] = Counter()  # unnormalisable parent -> edges dropped
+    default_namespace = getattr(meta, "default_namespace", None) or None
+    relation_names = _relation_names(onto)
+    lineage = _lineage(onto)
+    terms: list[dict] = []
+    is_a: set[tuple[str, str]] = set()
+    part_of: set[tuple[str, str]] = set()
+    related: set[tuple[str, str, str, str]] = set()
+    dropped_edges: Counter[str] = Counter()  # unnormalisable target -> edges dropped
     seen: dict[str, str] = {}  # canonical curie -> raw id it came from
     step = max(1, total // _PROGRESS_STEPS)
+
+    def targets(raws: Iterable[str]) -> list[str]:
+        out = []
+        for raw in raws:
+            target = canonical(raw)
+            if target is None:
+                dropped_edges[raw] += 1
+            else:
+                out.append(target.curie)
+        return out
+
     for done, t in enumerate(raw_terms, start=1):
         tid = ids.get(t.id)
         if tid is not None and tid.curie in seen:
@@ -118,29 +143,50 @@ def read_ontology(
             )
         elif tid is not None:
             seen[tid.curie] = t.id
-            terms.append(_term(t, tid, prefix))
-            ups: set[str] = set()
-            for sup in t.superclasses(distance=1, with_self=False):
-                sup_id = canonical(sup.id)
-                if sup_id is None:
-                    dropped_edges[sup.id] += 1
-                elif sup_id.curie != tid.curie:
-                    ups.add(sup_id.curie)
-            parents[tid.curie] = sorted(ups)
+            me = tid.curie
+            data = t._data()
+            replaced_by, consider = _replacements(data)
+            row = _term(data, tid, prefix, sorted(set(targets(replaced_by))), sorted(set(targets(consider))))
+            if row["namespace"] is None:
+                row["namespace"] = default_namespace  # OBO: frames without one are in the default
+            terms.append(row)
+            sups = lineage[t.id].sup if lineage is not None else (
+                s.id for s in t.superclasses(distance=1, with_self=False)
+            )
+            for parent in targets(sups):
+                if parent != me:
+                    is_a.add((me, parent))
+            for rel_id, raw_targets in data.relationships.items():
+                name = relation_names.get(rel_id)
+                kind = _relation_kind(rel_id, name)
+                for parent in targets(raw_targets):
+                    if parent == me:
+                        continue  # e.g. BFO's "continuant part_of continuant"
+                    if kind == "part_of":
+                        part_of.add((me, parent))
+                    else:
+                        related.add((me, parent, name or rel_id, rel_id))
         if progress is not None and (done % step == 0 or done == total):
             progress(done, total)
 
     for raw, reason in sorted(bad_ids.items()):
         edges = dropped_edges.get(raw, 0)
-        tail = f"; {edges} is_a edge(s) to it dropped" if edges else ""
+        tail = f"; {edges} edge(s) to it dropped" if edges else ""
         problems.append(f"skipped identifier {raw!r}: {reason}{tail}")
 
-    # Edges and closure rows go in as plain dicts: pydantic validates a list of dicts in one go
-    # several times faster than constructing ~10^5 models one by one (hp: 215k closure rows).
-    edges = [{"child": c, "parent": p} for c in sorted(parents) for p in parents[c]]
-    closure = [
-        {"descendant": d, "ancestor": a, "distance": n} for d, a, n in transitive_closure(parents)
-    ]
+    # Terms the file names (replaced_by, consider, part_of, other relationships) without
+    # declaring them become stubs of their own ontology, like undeclared is_a parents.
+    declared = {t["id"] for t in terms}
+    mentioned = {c for _, c in is_a} | {p for _, p in part_of} | {r[1] for r in related}
+    for t in terms:
+        mentioned.update(t["replaced_by"])
+        mentioned.update(t["consider"])
+    for curie in sorted(mentioned - declared):
+        terms.append(_stub(curie))
+    terms.sort(key=lambda t: t["id"])
+
+    # Everything goes in as plain dicts: pydantic validates one big structure several times
+    # faster than constructing ~10^4 models one by one.
     return ParsedOntology.model_validate(
         {
             "id": oid,
@@ -148,33 +194,22 @@ def read_ontology(
             "version": version,
             "title": _title(meta),
             "terms": terms,
-            "is_a": edges,
-            "closure": closure,
+            "is_a": [{"child": c, "parent": p} for c, p in sorted(is_a)],
+            "part_of": [{"child": c, "parent": p} for c, p in sorted(part_of)],
+            "relations": [
+                {"child": c, "parent": p, "relation": n, "relation_id": r}
+                for c, p, n, r in sorted(related)
+            ],
             "data_version": data_version,
+            "file_checksum": checksum,
             "warnings": problems,
         }
     )
 
 
 def transitive_closure(parents: dict[str, list[str]]) -> list[tuple[str, str, int]]:
-    """(descendant, ancestor, shortest is_a distance) for every node of `parents`, itself at 0.
-
-    One breadth-first search up the parent map per node: BFS reaches each ancestor first along a
-    shortest path, and cycles cannot loop. Rows are ordered by descendant, then distance, then id.
-    """
-    rows: list[tuple[str, str, int]] = []
-    for node in sorted(parents):
-        dist = {node: 0}
-        queue = deque((node,))
-        while queue:
-            cur = queue.popleft()
-            d = dist[cur] + 1
-            for up in parents.get(cur, ()):
-                if up not in dist:
-                    dist[up] = d
-                    queue.append(up)
-        rows.extend((node, a, n) for a, n in sorted(dist.items(), key=lambda kv: (kv[1], kv[0])))
-    return rows
+    """(descendant, ancestor, shortest distance) for every node of `parents`, itself at 0."""
+    return _transitive_closure(parents)
 
 
 # ---- parsing ------------------------------------------------------------------------------------
@@ -266,22 +301,107 @@ def _undeclared_is_a_targets(data: bytes) -> set[bytes]:
 # ---- per term -------------------------------------------------------------------------------------
 
 
-def _term(t: pronto.Term, tid: TermId, file_prefix: str) -> Term:
-    definition = str(t.definition) if t.definition else None
-    synonyms = sorted(
-        {(str(s.description), str(s.scope or "RELATED")) for s in t.synonyms if s.description}
-    )
-    return Term(
-        id=tid.curie,
-        iri=tid.iri,
-        short_form=tid.short_form,
-        ontology=tid.prefix.lower(),
-        label=t.name or None,
-        definition=definition,
-        synonyms=[Synonym(text=text, scope=scope) for text, scope in synonyms],
-        obsolete=bool(t.obsolete),
-        stub=tid.prefix != file_prefix,
-    )
+_SCOPES = {"EXACT", "BROAD", "NARROW", "RELATED"}
+_PART_OF_IDS = {"part_of", "BFO:0000050", "BFO_0000050", "http://purl.obolibrary.org/obo/BFO_0000050"}
+_REPLACED_BY_PROPERTIES = {
+    "IAO:0100001",
+    "http://purl.obolibrary.org/obo/IAO_0100001",
+    "oboInOwl:replacedBy",
+    "http://www.geneontology.org/formats/oboInOwl#replacedBy",
+}
+_CONSIDER_PROPERTIES = {"oboInOwl:consider", "http://www.geneontology.org/formats/oboInOwl#consider"}
+
+
+def _term(data: object, tid: TermId, file_prefix: str, replaced_by: list[str], consider: list[str]) -> dict:
+    """One term as a plain dict (validated later with the whole ontology), from pronto's data."""
+    definition = data.definition  # type: ignore[attr-defined]
+    synonyms: dict[tuple[str, str], str | None] = {}
+    for s in data.synonyms:  # type: ignore[attr-defined]
+        if not s.description:
+            continue
+        scope = s.scope if s.scope in _SCOPES else "RELATED"
+        key = (str(s.description), scope)
+        # the same text and scope under several types: keep one, a typed one first
+        if key not in synonyms or (synonyms[key] is None and s.type):
+            synonyms[key] = s.type or None
+    return {
+        "id": tid.curie,
+        "iri": tid.iri,
+        "short_form": tid.short_form,
+        "ontology": tid.prefix.lower(),
+        "label": data.name or None,  # type: ignore[attr-defined]
+        "definition": str(definition) if definition else None,
+        "synonyms": [
+            {"text": text, "scope": scope, "type": synonyms[(text, scope)]}
+            for text, scope in sorted(synonyms)
+        ],
+        "obsolete": bool(data.obsolete),  # type: ignore[attr-defined]
+        "stub": tid.prefix != file_prefix,
+        "namespace": data.namespace or None,  # type: ignore[attr-defined]
+        "xrefs": sorted({str(x.id) for x in data.xrefs}),  # type: ignore[attr-defined]
+        "subsets": sorted(data.subsets),  # type: ignore[attr-defined]
+        "replaced_by": replaced_by,
+        "consider": consider,
+    }
+
+
+def _stub(curie: str) -> dict:
+    tid = term_id(curie)
+    return {
+        "id": tid.curie,
+        "iri": tid.iri,
+        "short_form": tid.short_form,
+        "ontology": tid.prefix.lower(),
+        "stub": True,
+    }
+
+
+def _replacements(data: object) -> tuple[set[str], set[str]]:
+    """replaced_by and consider ids; OBO Graphs JSON puts `consider` (and sometimes
+    replaced_by) in annotations that pronto keeps as plain property values."""
+    replaced_by = set(data.replaced_by)  # type: ignore[attr-defined]
+    consider = set(data.consider)  # type: ignore[attr-defined]
+    for ann in data.annotations:  # type: ignore[attr-defined]
+        value = getattr(ann, "resource", None) or getattr(ann, "literal", None)
+        if not value:
+            continue
+        if ann.property in _REPLACED_BY_PROPERTIES:
+            replaced_by.add(str(value))
+        elif ann.property in _CONSIDER_PROPERTIES:
+            consider.add(str(value))
+    return replaced_by, consider
+
+
+def _relation_names(onto: pronto.Ontology) -> dict[str, str]:
+    names = {}
+    for rel in onto.relationships():
+        if rel.name:
+            names[rel.id] = rel.name
+    return names
+
+
+def _relation_kind(rel_id: str, name: str | None) -> str:
+    """`part_of` for BFO:0000050 (by id, IRI or the names `part_of` / `part of`), else `other`."""
+    if rel_id in _PART_OF_IDS or rel_id.endswith(("#part_of", "/part_of")):
+        return "part_of"
+    if name is not None and name.strip().lower().replace(" ", "_") == "part_of":
+        return "part_of"
+    return "other"
+
+
+def _lineage(onto: pronto.Ontology) -> dict | None:
+    """pronto's internal child -> direct superclasses map (what `superclasses(distance=1)` reads);
+    None if this pronto version stores it differently (then the public API is used)."""
+    lineage = getattr(getattr(onto, "_terms", None), "lineage", None)
+    return lineage if isinstance(lineage, dict) else None
+
+
+def _checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ---- header -------------------------------------------------------------------------------------

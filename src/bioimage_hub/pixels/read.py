@@ -18,6 +18,7 @@ import numpy as np
 from bioimage_hub.config import Settings
 from bioimage_hub.pixels.store import (
     PixelsError,
+    StoreFailed,
     StoreUnavailable,
     describe_store_error,
     is_store_failure,
@@ -159,7 +160,7 @@ class PixelReader:
         except Exception as exc:  # noqa: BLE001 - classify: store down vs. data gone
             if is_store_failure(exc):
                 raise StoreUnavailable(f"pixel store unreachable: {describe_store_error(exc)}") from exc
-            raise StoreUnavailable(
+            raise StoreFailed(
                 f"the pixel store has no array at {rep['url']}/{info['path']} ({describe_store_error(exc)})"
             ) from exc
         self._arrays[key] = arr

@@ -30,7 +30,15 @@ class InvalidPixels(PixelsError):
 
 
 class StoreUnavailable(PixelsError):
-    """The object store cannot be reached or refused the request."""
+    """The object store cannot be reached (HTTP 503)."""
+
+    status = 503
+
+
+class StoreFailed(StoreUnavailable):
+    """The store answered, but without the data the graph says is there (HTTP 502)."""
+
+    status = 502
 
 
 @dataclass(frozen=True)
@@ -95,11 +103,20 @@ def _count(n: int = 1) -> None:
 
 
 class CountingStore(WrapperStore[Store]):
-    """Counts the requests (gets, ranged gets, existence checks) sent to the wrapped store."""
+    """Counts the requests (whole or ranged gets, existence checks) sent to the wrapped store.
+
+    Coalesced range reads (`get_ranges`, used by the sharding codec) go through the base class's
+    coalescer over `get`, exactly as for LocalStore and ObjectStore (neither overrides it), so each
+    merged fetch is counted once.
+    """
 
     async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
         _count()
         return await self._store.get(key, prototype, byte_range)
+
+    def get_sync(self, key: str, *, prototype: Any = None, byte_range: Any = None) -> Any:
+        _count()
+        return super().get_sync(key, prototype=prototype, byte_range=byte_range)
 
     async def get_partial_values(self, prototype: Any, key_ranges: Any) -> Any:
         key_ranges = list(key_ranges)
@@ -110,8 +127,7 @@ class CountingStore(WrapperStore[Store]):
         _count()
         return await self._store.exists(key)
 
-    def _supports_sync_io(self) -> bool:  # pragma: no cover - zarr probes it for fast paths
-        return False
+    get_ranges = Store.get_ranges  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------- obstore

@@ -356,3 +356,48 @@ NODE_TYPES: tuple[str, ...] = (
     "Study", "Dataset", "Plate", "Well", "Image", "Gene", "OntologyTerm", "Organism",
     "Publication", "Phenotype", "Reagent",
 )
+
+
+# --------------------------------------------------------------------------- pixels (OME-Zarr)
+
+
+def _pixels_node(_args: Args) -> str:
+    """Fields of `Pixels` computed in Python (JSON summaries, URLs, chunk lists) read the node's
+    properties, projected under the field's response key."""
+    return "{v} {.*}"
+
+
+PIXELS = NodeType(
+    "Pixels",
+    "PixelRepresentation",
+    "id",
+    _scalars(
+        url="{v}.url",
+        format="{v}.format",
+        version="{v}.version",
+        kind="{v}.kind",
+        name="{v}.name",
+        dtype="{v}.dtype",
+        size_x="{v}.sizeX",
+        size_y="{v}.sizeY",
+        size_z="{v}.sizeZ",
+        size_c="{v}.sizeC",
+        size_t="{v}.sizeT",
+        level_count="{v}.levelCount",
+        labels="coalesce({v}.labels, [])",
+        registered_at="toString({v}.registeredAt)",
+        axes=_pixels_node,
+        levels=_pixels_node,
+        channels=_pixels_node,
+        plate=_pixels_node,
+        http_url=_pixels_node,
+        presigned_url=_pixels_node,
+        chunk_urls=_pixels_node,
+        viewer_links=_pixels_node,
+        thumbnail_url=_pixels_node,
+        region_url=_pixels_node,
+    ),
+)
+TYPES[PIXELS.name] = PIXELS
+IMAGE.relations["pixels"] = Relation.fixed("Pixels", "({src})-[:HAS_PIXELS]->({dst}:PixelRepresentation)", "one")
+IMAGE.scalars.update(_scalars(has_pixels="EXISTS { ({v})-[:HAS_PIXELS]->(:PixelRepresentation) }"))

@@ -1,0 +1,189 @@
+"""HTTP pixel routes, next to /graphql.
+
+    GET /pixels/{imageId}/region?level&x&y&w&h&z&t&c&m&format=png|npy
+    GET /pixels/{imageId}/thumbnail.png?size=96
+    GET /pixels/{imageId}/zarr/{key}        the representation's objects (Range requests), for
+                                            stores a client cannot reach itself (local folders)
+
+Image ids contain slashes; they may be sent as they are or percent-encoded. Each request costs one
+Cypher statement (the image and its representation) and the store reads the region needs.
+Errors are JSON `{"error": reason}`: 400 bad or oversized request, 404 no such image / no pixels,
+502 the store failed or lacks the data, 503 store or graph unreachable. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bioimage_hub.config import Settings
+from bioimage_hub.graph.driver import GraphReader, GraphUnavailable, StatementLog, current_log
+from bioimage_hub.pixels import render
+from bioimage_hub.pixels.graph import READ_PIXELS, representation
+from bioimage_hub.pixels.read import PixelReader, RegionError, make_region
+from bioimage_hub.pixels.store import PixelsError, StoreUnavailable, describe_store_error, is_store_failure, request_counter
+
+log = logging.getLogger(__name__)
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Content-Range, X-Array-Shape, X-Array-Dtype"}
+_SAFE_KEY = re.compile(r"^(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_.\-/]+$")
+
+
+class NotFound(PixelsError):
+    pass
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=CORS)
+
+
+class PixelsService:
+    """Per-app state of the pixel routes: the graph reader (set by the app's lifespan), the zarr
+    reader with its store/array caches, and the thumbnail cache."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.graph: GraphReader | None = None
+        self.reader = PixelReader(settings)
+        self.thumbnails = render.ThumbnailCache(settings.pixels_thumbnail_cache_size)
+
+    async def lookup(self, image_id: str, log_: StatementLog) -> dict[str, Any]:
+        assert self.graph is not None, "the app's lifespan did not run"
+        token = current_log.set(log_)
+        try:
+            rows = await self.graph.run(READ_PIXELS, {"image_id": image_id})
+        finally:
+            current_log.reset(token)
+        if not rows:
+            raise NotFound(f"no image with id {image_id!r}")
+        rep = representation(rows[0]["pixels"])
+        if rep is None:
+            raise NotFound(f"image {image_id!r} has no pixels registered")
+        return rep
+
+    async def handle(self, request: Request, work: Any) -> Response:
+        """Run `work(rep)` for the request's image, mapping every failure to a clear status."""
+        image_id = request.path_params["image_id"]
+        log_ = StatementLog()
+        counter = [0]
+        token = request_counter.set(counter)
+        started = time.perf_counter()
+        try:
+            rep = await self.lookup(image_id, log_)
+            response: Response = await work(rep)
+        except RegionError as exc:
+            response = _error(400, str(exc))
+        except NotFound as exc:
+            response = _error(404, str(exc))
+        except GraphUnavailable:
+            response = _error(503, "the graph database is unavailable; try again later")
+        except StoreUnavailable as exc:
+            response = _error(exc.status, str(exc))
+        except PixelsError as exc:
+            response = _error(400, str(exc))
+        except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+            if is_store_failure(exc):
+                response = _error(502, f"pixel store error: {describe_store_error(exc)}")
+            else:
+                log.exception("pixels request failed: %s", request.url.path)
+                response = _error(500, "Unexpected error.")
+        finally:
+            request_counter.reset(token)
+        response.headers["X-Cypher-Statements"] = str(log_.count)
+        response.headers["X-Store-Requests"] = str(counter[0])
+        response.headers["Server-Timing"] = f"total;dur={(time.perf_counter() - started) * 1000:.1f}"
+        return response
+
+    # -- routes ------------------------------------------------------------------------------
+
+    async def region(self, request: Request) -> Response:
+        params = dict(request.query_params)
+        fmt = (params.get("format") or "png").lower()
+
+        async def work(rep: dict[str, Any]) -> Response:
+            if fmt not in ("png", "npy"):
+                raise RegionError(f"format={fmt!r}: use png or npy")
+            settings = render.parse_channels(params.get("c"), rep)
+            chosen = render.active(settings, greyscale=params.get("m") == "g")
+            region = make_region(rep, params, [s.index for s in chosen], self.settings.pixels_max_region_pixels)
+            planes = await self.reader.read(rep, region)
+            if fmt == "npy":
+                headers = {**CORS, "X-Array-Shape": ",".join(map(str, planes.shape)), "X-Array-Dtype": str(planes.dtype)}
+                return Response(render.npy(planes), media_type="application/x-npy", headers=headers)
+            return Response(render.png(render.render(planes, chosen)), media_type="image/png", headers=CORS)
+
+        return await self.handle(request, work)
+
+    async def thumbnail(self, request: Request) -> Response:
+        raw = request.query_params.get("size", "96")
+
+        async def work(rep: dict[str, Any]) -> Response:
+            try:
+                size = int(raw)
+            except ValueError:
+                raise RegionError(f"size={raw!r} is not an integer") from None
+            key = (rep["url"], str(rep.get("registeredAt")), size)
+            body = self.thumbnails.get(key)
+            cached = body is not None
+            if body is None:
+                body = await render.thumbnail(self.reader, rep, size, self.settings.pixels_max_region_pixels)
+                self.thumbnails.put(key, body)
+            headers = {**CORS, "Cache-Control": "public, max-age=3600", "X-Thumbnail-Cache": "hit" if cached else "miss"}
+            return Response(body, media_type="image/png", headers=headers)
+
+        return await self.handle(request, work)
+
+    async def zarr_object(self, request: Request) -> Response:
+        from zarr.abc.store import OffsetByteRequest, RangeByteRequest, SuffixByteRequest
+        from zarr.core.buffer import default_buffer_prototype
+
+        key = request.path_params["key"]
+
+        async def work(rep: dict[str, Any]) -> Response:
+            if not _SAFE_KEY.match(key):
+                raise RegionError(f"{key!r} is not an object key of the image's Zarr")
+            byte_range: Any = None
+            header = request.headers.get("range")
+            if header:
+                m = re.fullmatch(r"bytes=(\d*)-(\d*)", header.strip())
+                if not m or (not m[1] and not m[2]):
+                    raise RegionError(f"Range {header!r}: only a single bytes=a-b range is supported")
+                if m[1] and m[2]:
+                    byte_range = RangeByteRequest(int(m[1]), int(m[2]) + 1)
+                elif m[1]:
+                    byte_range = OffsetByteRequest(int(m[1]))
+                else:
+                    byte_range = SuffixByteRequest(int(m[2]))
+            store = self.reader.store(rep["url"])
+            try:
+                buf = await store.get(key, default_buffer_prototype(), byte_range)
+            except Exception as exc:  # noqa: BLE001
+                if is_store_failure(exc):
+                    raise StoreUnavailable(f"pixel store unreachable: {describe_store_error(exc)}") from exc
+                raise
+            if buf is None:
+                raise NotFound(f"no object {key!r} in the image's Zarr")
+            body = buf.to_bytes()
+            headers = dict(CORS)
+            status = 200
+            if isinstance(byte_range, RangeByteRequest):
+                status = 206
+                headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.start + len(body) - 1}/*"
+            elif byte_range is not None:
+                status = 206
+            media = "application/json" if key.endswith(("zarr.json", ".zattrs", ".zarray", ".zgroup")) else "application/octet-stream"
+            return Response(body, status_code=status, media_type=media, headers=headers)
+
+        return await self.handle(request, work)
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/pixels/{image_id:path}/region", self.region, methods=["GET"]),
+            Route("/pixels/{image_id:path}/thumbnail.png", self.thumbnail, methods=["GET"]),
+            Route("/pixels/{image_id:path}/zarr/{key:path}", self.zarr_object, methods=["GET"]),
+        ]

@@ -1,0 +1,1 @@
+"""API tokens and principals (who is calling, with which role)."""

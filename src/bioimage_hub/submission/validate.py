@@ -1,0 +1,331 @@
+"""Parse and validate a submission document, collecting EVERY problem with its path.
+
+Three layers, all of whose problems are reported together:
+
+1. a raw pass over the parsed YAML/JSON (whatever its shape): duplicate ids per section and
+   duplicate image paths per dataset; it also collects the declared ids (for references) and the
+   candidate ontology terms;
+2. ONE batched Cypher read looks every candidate term up (`lookup_terms`);
+3. the pydantic models (`bioimage_hub.models.submission`) check types, sizes, identifier syntax
+   (ORCID check digit, DOI, CURIEs), references between sections and — through the validation
+   context — that terms exist, are defined by a loaded ontology (not stubs) and are not obsolete.
+
+When the document is structurally valid, a last pass checks consistency across the document
+(plates/wells only in screens, one term per phenotype name, one description per gene/reagent).
+
+Problems read like `datasets[2].images[5].phenotypes[0]: unknown term CMPO:9999999`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import neo4j
+import yaml
+from pydantic import ValidationError
+
+from bioimage_hub.models.submission import Submission
+from bioimage_hub.ontology.curie import InvalidIdentifier, term_id
+
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+MAX_PROBLEMS = 1_000
+SECTIONS = ("schema_version", "study", "biosamples", "specimens", "acquisitions", "annotation_methods", "datasets")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+class SubmissionInvalid(ValueError):
+    """The document has problems; `problems` lists every one of them (nothing was written)."""
+
+    def __init__(self, problems: list[Problem], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        head = f"{source}: " if source else ""
+        lines = "\n".join(f"  {p}" for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{head}{len(problems)} problem(s) in the submission:\n{lines}{more}")
+
+
+def format_path(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and _PLAIN_KEY.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(str(part))}]"
+    return out
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: `*ref` could expand a small file into a huge document."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in submissions", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def parse_document(document: dict[str, Any] | str | bytes, source: str | None = None) -> dict[str, Any]:
+    """A mapping from a dict, or YAML / JSON text (JSON is tried first when the text looks like it)."""
+    if isinstance(document, dict):
+        return document
+    if isinstance(document, bytes):
+        if len(document) > MAX_DOCUMENT_BYTES:
+            raise SubmissionInvalid([Problem("", f"document larger than {MAX_DOCUMENT_BYTES} bytes")], source)
+        try:
+            document = document.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SubmissionInvalid([Problem("", f"not UTF-8 text: {exc}")], source) from None
+    if not isinstance(document, str):
+        raise SubmissionInvalid([Problem("", f"the document must be a mapping or YAML/JSON text, not {type(document).__name__}")], source)
+    if len(document) > MAX_DOCUMENT_BYTES:
+        raise SubmissionInvalid([Problem("", f"document larger than {MAX_DOCUMENT_BYTES} bytes")], source)
+    data: Any
+    if document.lstrip().startswith("{"):
+        try:
+            data = json.loads(document)
+        except json.JSONDecodeError as exc:
+            raise SubmissionInvalid([Problem("", f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}")], source) from None
+    else:
+        try:
+            data = yaml.load(document, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            what = getattr(exc, "problem", None) or str(exc)
+            raise SubmissionInvalid([Problem("", f"{where}invalid YAML: {what}")], source) from None
+    if not isinstance(data, dict):
+        raise SubmissionInvalid([Problem("", "the document must be a mapping with study, biosamples, specimens, acquisitions, datasets")], source)
+    return data
+
+
+# --------------------------------------------------------------------------- raw pass
+
+
+def _items(value: Any) -> list[tuple[int, Any]]:
+    return list(enumerate(value)) if isinstance(value, list) else []
+
+
+def _dict_items(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    return [(i, v) for i, v in _items(value) if isinstance(v, dict)]
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+@dataclass
+class RawFacts:
+    declared: dict[str, set[str]] = field(default_factory=dict)
+    candidate_terms: set[str] = field(default_factory=set)
+    problems: list[tuple[tuple[Any, ...], str]] = field(default_factory=list)
+
+
+def raw_pass(doc: dict[str, Any]) -> RawFacts:
+    facts = RawFacts()
+    for section, kind in (("biosamples", "biosample"), ("specimens", "specimen"), ("acquisitions", "acquisition"),
+                          ("annotation_methods", "annotation method"), ("datasets", "dataset")):
+        seen: dict[str, int] = {}
+        for i, item in _dict_items(doc.get(section)):
+            ident = _strip(item.get("id"))
+            if not isinstance(ident, str):
+                continue
+            if ident in seen:
+                facts.problems.append(((section, i, "id"), f"duplicate {kind} id {ident!r} (also {section}[{seen[ident]}])"))
+            else:
+                seen[ident] = i
+        facts.declared[kind] = set(seen)
+
+    def term(value: Any) -> None:
+        if isinstance(value, str):
+            try:
+                facts.candidate_terms.add(term_id(value).curie)
+            except InvalidIdentifier:
+                pass
+
+    def taxon(value: Any) -> None:
+        term(value.get("id") if isinstance(value, dict) else value)
+
+    for _, biosample in _dict_items(doc.get("biosamples")):
+        taxon(biosample.get("organism"))
+    for _, acquisition in _dict_items(doc.get("acquisitions")):
+        term(acquisition.get("imaging_method"))
+    for d, dataset in _dict_items(doc.get("datasets")):
+        paths: dict[str, int] = {}
+        for i, image in _dict_items(dataset.get("images")):
+            path = _strip(image.get("path"))
+            if isinstance(path, str):
+                if path in paths:
+                    facts.problems.append(
+                        (("datasets", d, "images", i, "path"), f"duplicate path {path!r} (also datasets[{d}].images[{paths[path]}])")
+                    )
+                else:
+                    paths[path] = i
+            for _, pheno in _items(image.get("phenotypes")):
+                term(pheno.get("term") if isinstance(pheno, dict) else pheno)
+            for _, gene in _dict_items(image.get("genes")):
+                taxon(gene.get("organism"))
+    return facts
+
+
+# --------------------------------------------------------------------------- terms (ONE read)
+
+LOOKUP_TERMS = """
+CALL () { MATCH (o:Ontology) RETURN collect(DISTINCT o.prefix) AS prefixes }
+CALL () {
+  UNWIND $ids AS tid
+  MATCH (t:OntologyTerm {id: tid})
+  RETURN collect({id: t.id, label: t.label, stub: coalesce(t.stub, false), obsolete: coalesce(t.obsolete, false),
+                  replacedBy: COLLECT { MATCH (t)-[:REPLACED_BY]->(r:OntologyTerm) RETURN r.id }}) AS terms
+}
+RETURN prefixes, terms
+"""
+
+
+def lookup_terms(driver: neo4j.Driver, database: str, curies: Iterable[str]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """Every given term as found in the graph (absent = unknown), and the loaded ontologies' prefixes."""
+    records, _, _ = driver.execute_query(
+        LOOKUP_TERMS, ids=sorted(set(curies)), database_=database, routing_=neo4j.RoutingControl.READ
+    )
+    row = records[0]
+    return {t["id"]: t for t in row["terms"]}, {p for p in row["prefixes"] if p}
+
+
+# --------------------------------------------------------------------------- the whole check
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "missing required field"
+    if kind == "extra_forbidden":
+        return "unknown field (not part of the submission format)"
+    return str(error["msg"])
+
+
+def _sort_key(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    head = SECTIONS.index(loc[0]) if loc and loc[0] in SECTIONS else len(SECTIONS)
+    return (head, *[(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in loc[1:]])
+
+
+def _consistency(sub: Submission, labels: dict[str, str]) -> list[tuple[tuple[Any, ...], str]]:
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    pheno_terms: dict[str, tuple[str, str]] = {}
+    genes: dict[str, tuple[Any, str]] = {}
+    reagents: dict[str, tuple[Any, str]] = {}
+    for d, dataset in enumerate(sub.datasets):
+        for i, image in enumerate(dataset.images):
+            here = ("datasets", d, "images", i)
+            if dataset.kind == "experiment" and image.plate is not None:
+                problems.append(((*here, "plate"), "plates and wells belong to screens: set the dataset's kind to screen"))
+            if dataset.kind == "screen" and image.plate is None:
+                problems.append((here, "every image of a screen needs a plate and a well"))
+            for k, pheno in enumerate(image.phenotypes):
+                name = pheno.name or labels.get(pheno.term) or pheno.term
+                where = f"datasets[{d}].images[{i}].phenotypes[{k}]"
+                first = pheno_terms.setdefault(name, (pheno.term, where))
+                if first[0] != pheno.term:
+                    problems.append(((*here, "phenotypes", k), f"phenotype {name!r} is mapped to {pheno.term} here and to {first[0]} at {first[1]}"))
+            for k, gene in enumerate(image.genes):
+                desc = (gene.symbol, gene.organism.id if gene.organism else None)
+                where = f"datasets[{d}].images[{i}].genes[{k}]"
+                first_gene = genes.setdefault(gene.id, (desc, where))
+                if first_gene[0] != desc:
+                    problems.append(((*here, "genes", k), f"gene {gene.id} has a different symbol or organism at {first_gene[1]}"))
+            for k, reagent in enumerate(image.reagents):
+                desc_r = (reagent.name, tuple(sorted(reagent.properties.items())))
+                where = f"datasets[{d}].images[{i}].reagents[{k}]"
+                first_r = reagents.setdefault(reagent.key, (desc_r, where))
+                if first_r[0] != desc_r:
+                    problems.append(((*here, "reagents", k), f"reagent {reagent.key} is described differently at {first_r[1]}"))
+    return problems
+
+
+@dataclass(frozen=True)
+class ValidSubmission:
+    submission: Submission
+    canonical: str = field(repr=False)
+    checksum: str
+    term_labels: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+def canonical_document(sub: Submission) -> tuple[str, str]:
+    """Canonical JSON (normalised values, sorted keys, defaults left out) and its sha256."""
+    data = sub.model_dump(mode="json", exclude_defaults=True)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text, "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def validate_document(
+    document: dict[str, Any] | str | bytes,
+    *,
+    terms: dict[str, dict[str, Any]] | None = None,
+    loaded_prefixes: set[str] | None = None,
+    source: str | None = None,
+) -> ValidSubmission:
+    """Validate without a database (`terms=None` skips the existence checks); raises SubmissionInvalid."""
+    doc = parse_document(document, source)
+    facts = raw_pass(doc)
+    return _validate(doc, facts, terms, loaded_prefixes, source)
+
+
+def _validate(
+    doc: dict[str, Any],
+    facts: RawFacts,
+    terms: dict[str, dict[str, Any]] | None,
+    loaded_prefixes: set[str] | None,
+    source: str | None,
+) -> ValidSubmission:
+    problems = list(facts.problems)
+    context = {"declared": facts.declared, "terms": terms, "loaded_prefixes": loaded_prefixes or set()}
+    sub: Submission | None = None
+    try:
+        sub = Submission.model_validate(doc, context=context)
+    except ValidationError as exc:
+        problems += [(tuple(e["loc"]), _message(e)) for e in exc.errors(include_url=False, include_input=False)]
+    labels = {k: v["label"] for k, v in (terms or {}).items() if v.get("label")}
+    if sub is not None and not problems:
+        problems += _consistency(sub, labels)
+    if problems:
+        problems.sort(key=lambda p: _sort_key(p[0]))
+        raise SubmissionInvalid([Problem(format_path(loc), msg) for loc, msg in problems[:MAX_PROBLEMS]]
+                                + ([Problem("", f"... {len(problems) - MAX_PROBLEMS} more problems not shown")]
+                                   if len(problems) > MAX_PROBLEMS else []), source)
+    assert sub is not None
+    text, checksum = canonical_document(sub)
+    return ValidSubmission(sub, text, checksum, labels)
+
+
+def validate(
+    driver: neo4j.Driver, database: str, document: dict[str, Any] | str | bytes, source: str | None = None
+) -> ValidSubmission:
+    """Parse, look every term up in ONE read, validate; raises SubmissionInvalid listing every problem."""
+    doc = parse_document(document, source)
+    facts = raw_pass(doc)
+    terms, prefixes = lookup_terms(driver, database, facts.candidate_terms)
+    return _validate(doc, facts, terms, prefixes, source)
