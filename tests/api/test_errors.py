@@ -50,3 +50,17 @@ async def test_query_depth_is_limited(gql) -> None:
 async def test_unknown_things_are_null_not_errors(gql) -> None:
     result = await gql('{ study(accession: "idr9998") { title } term(id: "CMPO:9999999") { id } gene(id: "nope") { id } }')
     assert result.data == {"study": None, "term": None, "gene": None}
+
+
+async def test_query_cost_is_reported_and_limited(client) -> None:
+    cheap = await client.post("/graphql", json={"query": '{ images(first: 10) { nodes { id genes { symbol } } } }'})
+    # 1 + 10 x (1 image + 5 (nominal list size) x 1 gene) = 61
+    assert cheap.headers["x-query-cost"] == "61"
+    assert cheap.json()["extensions"]["cost"]["queryCost"] == 61
+    nested = """{ studies(first: 100) { nodes { datasets { images(first: 100) { nodes { genes { images(first: 100) {
+                   nodes { id } } } } } } } } }"""
+    response = await client.post("/graphql", json={"query": nested})
+    body = response.json()
+    assert body["data"] is None or body["data"]["studies"] is None
+    message = body["errors"][0]["message"]
+    assert "query cost" in message and "exceeds the limit" in message and "first" in message

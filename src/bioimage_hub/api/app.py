@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        graphql.reader = GraphReader(async_driver(settings), settings.neo4j_database)
+        graphql.reader = GraphReader(async_driver(settings), settings.neo4j_database, settings.query_timeout_s)
         pixels.graph = graphql.reader
         try:
             yield

@@ -17,6 +17,7 @@ class Context:
     log: StatementLog = field(default_factory=StatementLog)
     viewer: Viewer = field(default_factory=Viewer.anonymous)
     principal: Any = None
+    cost: int = 0
     request: Any = None
     response: Any = None
 

@@ -92,6 +92,13 @@ class FederatedSchema(strawberry.federation.Schema):
             wanted.append(GraphQLError(f"representations[{index}]: {problem}"))
         found: dict[str, dict[str, Any]] = {}
         if groups:
+            from bioimage_hub.api.schema import charge
+            from bioimage_hub.graph.query.cost import QueryTooExpensive
+
+            try:
+                charge(info, root_field(info._raw_info))
+            except QueryTooExpensive as exc:
+                raise GraphQLError(str(exc)) from exc
             settings = info.context.settings
             compiler = Compiler(max_page_size=settings.max_page_size, default_page_size=settings.default_page_size)
             try:

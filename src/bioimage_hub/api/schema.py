@@ -19,9 +19,10 @@ from strawberry.types import Info
 from bioimage_hub.api import types as t
 from bioimage_hub.api.selection import root_field
 from bioimage_hub.config import PROJECT_ROOT, get_settings
-from bioimage_hub.graph.driver import GraphUnavailable
+from bioimage_hub.graph.driver import GraphUnavailable, QueryTimeout
 from bioimage_hub.graph.query import access, roots
 from bioimage_hub.graph.query.compiler import Compiled, Compiler, QueryError
+from bioimage_hub.graph.query.cost import QueryTooExpensive, request_field_cost
 from bioimage_hub.graph.query.cursor import InvalidCursor
 
 SCHEMA_FILE = PROJECT_ROOT / "schema.graphql"
@@ -32,19 +33,35 @@ class ClientError(GraphQLError):
     """An error the client can act on; its message is shown as is."""
 
 
+def charge(info: Info, selection: Any) -> None:
+    """Add this root field's cost to the request's; refuse it when over the limit."""
+    settings = info.context.settings
+    field_cost = request_field_cost(selection, settings.default_page_size)
+    info.context.cost += field_cost
+    if info.context.cost > settings.max_query_cost:
+        raise QueryTooExpensive(
+            f"query cost {info.context.cost} exceeds the limit of {settings.max_query_cost} "
+            f"(cost = page size x nested cost); lower `first` or select fewer nested lists"
+        )
+
+
 async def execute(info: Info, build: Builder) -> Any:
     """Compile the root field's whole selection and run it as ONE statement."""
     settings = info.context.settings
     compiler = Compiler(max_page_size=settings.max_page_size, default_page_size=settings.default_page_size)
     try:
-        compiled = build(compiler, root_field(info._raw_info))
-    except (QueryError, InvalidCursor) as exc:
+        selection = root_field(info._raw_info)
+        charge(info, selection)
+        compiled = build(compiler, selection)
+    except (QueryError, InvalidCursor, QueryTooExpensive) as exc:
         raise ClientError(str(exc)) from exc
     compiled = access.apply(compiled, info.context.viewer)
     try:
         rows = await info.context.run(compiled.cypher, compiled.params)
     except GraphUnavailable as exc:
         raise ClientError("the graph database is unavailable; try again later") from exc
+    except QueryTimeout as exc:
+        raise ClientError(f"{exc}; narrow the filters or lower `first`") from exc
     return rows[0]["result"] if rows else None
 
 
@@ -145,13 +162,16 @@ class StatementCount(SchemaExtension):
         if response is not None:
             response.headers["X-Cypher-Statements"] = str(context.log.count)
             response.headers["X-Cypher-Time-Ms"] = f"{context.log.elapsed_ms:.1f}"
+            response.headers["X-Query-Cost"] = str(context.cost)
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context
         log = getattr(context, "log", None)
         if log is None:
             return {}
-        result: dict[str, Any] = {"cost": {"statements": log.count, "ms": round(log.elapsed_ms, 1)}}
+        result: dict[str, Any] = {
+            "cost": {"statements": log.count, "ms": round(log.elapsed_ms, 1), "queryCost": context.cost}
+        }
         if context.settings.expose_cypher:
             result["cypher"] = [{"query": q, "params": p} for q, p in log.statements]
         return result
@@ -159,7 +179,7 @@ class StatementCount(SchemaExtension):
 
 def _client_visible(error: GraphQLError) -> bool:
     original = error.original_error
-    return original is None or isinstance(original, (GraphQLError, QueryError, InvalidCursor))
+    return original is None or isinstance(original, (GraphQLError, QueryError, InvalidCursor, QueryTooExpensive))
 
 
 def build_schema() -> strawberry.Schema:

@@ -22,6 +22,10 @@ class GraphUnavailable(RuntimeError):
     """Neo4j cannot be reached (not started, wrong URI, network down)."""
 
 
+class QueryTimeout(RuntimeError):
+    """A read ran past the configured transaction timeout and was stopped by Neo4j."""
+
+
 def _auth(settings: Settings) -> tuple[str, str] | None:
     return (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_uri else None
 
@@ -58,9 +62,10 @@ current_log: contextvars.ContextVar[StatementLog | None] = contextvars.ContextVa
 class GraphReader:
     """Runs read statements against the hub database; every call is one Cypher statement."""
 
-    def __init__(self, driver: neo4j.AsyncDriver, database: str) -> None:
+    def __init__(self, driver: neo4j.AsyncDriver, database: str, timeout_s: float | None = None) -> None:
         self._driver = driver
         self._database = database
+        self._timeout_s = timeout_s
 
     async def run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         params = params or {}
@@ -68,13 +73,17 @@ class GraphReader:
         started = time.perf_counter()
         try:
             records, _, _ = await self._driver.execute_query(
-                query,
+                neo4j.Query(query, timeout=self._timeout_s),  # type: ignore[arg-type]
                 params,
                 database_=self._database,
                 routing_=neo4j.RoutingControl.READ,
             )
         except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired) as exc:
             raise GraphUnavailable(str(exc)) from exc
+        except neo4j.exceptions.Neo4jError as exc:
+            if "TransactionTimedOut" in (exc.code or "") or "Terminated" in (exc.code or ""):
+                raise QueryTimeout(f"the query ran longer than {self._timeout_s} s") from exc
+            raise
         finally:
             if log is not None:
                 log.statements.append((query, params))

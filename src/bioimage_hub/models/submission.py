@@ -246,7 +246,11 @@ class Publication(_Model):
     """A related publication, by DOI and/or PubMed ID (at least one)."""
 
     doi: str | None = Field(default=None, description="bare DOI, doi: CURIE or doi.org URL; stored bare, lower-case")
-    pmid: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[1-9]\d{0,8}$")] | None = None
+    pmid: Annotated[
+        str,
+        BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v, json_schema_input_type=str | int),
+        StringConstraints(strip_whitespace=True, pattern=r"^[1-9]\d{0,8}$"),
+    ] | None = Field(default=None, description="PubMed ID (number or text)")
     pmcid: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^PMC\d{1,9}$")] | None = None
     title: Title | None = None
     authors: Annotated[list[Name], Field(max_length=MAX_SECTION_ITEMS)] = Field(default_factory=list)
@@ -256,11 +260,6 @@ class Publication(_Model):
     @classmethod
     def _valid_doi(cls, value: str | None) -> str | None:
         return _doi(value) if value is not None else None
-
-    @field_validator("pmid", mode="before")
-    @classmethod
-    def _pmid_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _one_identifier(self) -> Publication:

@@ -232,6 +232,16 @@ class UpgradeReport:
         return props
 
     @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpgradeReport:
+        """Inverse of `to_dict`."""
+        props = dict(data)
+        for key in ("relabelled", "moved", "affected"):
+            props[key] = json.dumps(props.get(key) or [])
+        if isinstance(props.get("at"), str):
+            props["at"] = datetime.fromisoformat(props["at"])
+        return cls.from_node(props)
+
+    @classmethod
     def from_node(cls, props: Mapping[str, Any]) -> UpgradeReport:
         """Rebuild a report from the properties of a stored `(:OntologyUpgrade)` node."""
         at = props["at"]

@@ -78,16 +78,21 @@ def format_path(loc: Iterable[Any]) -> str:
 # --------------------------------------------------------------------------- parsing
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """Safe YAML without aliases: `*ref` could expand a small file into a huge document."""
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~4x faster
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases (*name) are not allowed in submissions", event.start_mark
-            )
-        return super().compose_node(parent, index)
+
+def _check_no_aliases(data: Any) -> None:
+    """YAML aliases (`*name`) load as shared objects and could expand a small file into a huge
+    document during validation; a submission never needs them, so any shared container is refused."""
+    seen: set[int] = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (dict, list)):
+            if id(item) in seen:
+                raise SubmissionInvalid([Problem("", "YAML aliases (*name) are not allowed in submissions")])
+            seen.add(id(item))
+            stack.extend(item.values() if isinstance(item, dict) else item)
 
 
 def parse_document(document: dict[str, Any] | str | bytes, source: str | None = None) -> dict[str, Any]:
@@ -113,12 +118,13 @@ def parse_document(document: dict[str, Any] | str | bytes, source: str | None = 
             raise SubmissionInvalid([Problem("", f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}")], source) from None
     else:
         try:
-            data = yaml.load(document, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(document, Loader=_YamlLoader)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
             what = getattr(exc, "problem", None) or str(exc)
             raise SubmissionInvalid([Problem("", f"{where}invalid YAML: {what}")], source) from None
+        _check_no_aliases(data)
     if not isinstance(data, dict):
         raise SubmissionInvalid([Problem("", "the document must be a mapping with study, biosamples, specimens, acquisitions, datasets")], source)
     return data

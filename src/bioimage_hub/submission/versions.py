@@ -186,8 +186,9 @@ Run = Callable[[str, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
 
 
 def _viewer(principal: Any) -> dict[str, Any]:
-    role = getattr(principal, "role", None)
-    return {"viewer": getattr(principal, "name", None), "see_all": role in ("curator", "admin")}
+    """A `Principal` (name, role) or the API's `Viewer` (name, sees_everything); None = anonymous."""
+    see_all = bool(getattr(principal, "sees_everything", False)) or getattr(principal, "role", None) in ("curator", "admin")
+    return {"viewer": getattr(principal, "name", None), "see_all": see_all}
 
 
 def _info(accession: str, row: dict[str, Any], with_document: bool = False) -> VersionInfo:

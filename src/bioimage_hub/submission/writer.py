@@ -21,6 +21,7 @@ All rows go in batched `UNWIND`s.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,8 +89,19 @@ CALL () { MATCH (w:Well {study: $accession}) WHERE NOT w.id IN $well_ids DETACH 
 CALL () { MATCH (p:Plate {study: $accession}) WHERE NOT p.id IN $plate_ids DETACH DELETE p }
 """
 
-# Kept images lose every link; IMAGES below rebuilds them from the new document.
-UNLINK_IMAGES = """
+# Resubmission: a kept image whose row changed loses the links the new row no longer has (links it
+# keeps stay; IMAGES MERGEs the missing ones). Unchanged rows (same `rowHash`) are not touched.
+UNLINK_CHANGED = """
+UNWIND $rows AS row
+MATCH (i:Image {id: row.id}) WHERE i.rowHash IS NULL OR i.rowHash <> row.hash
+CALL (i, row) { MATCH (i)-[r:HAS_GENE]->(g:Gene) WHERE NOT g.id IN row.gene_ids DELETE r }
+CALL (i, row) { MATCH (i)-[r:HAS_REAGENT]->(x:Reagent) WHERE NOT x.id IN row.reagent_ids DELETE r }
+CALL (i, row) { MATCH (i)-[r:HAS_PHENOTYPE]->(p:Phenotype) WHERE NOT p.id IN row.phenotype_ids DELETE r }
+CALL (i, row) { MATCH (i)-[r:OF_ORGANISM]->(o:Organism) WHERE o.id <> row.organism_id DELETE r }
+CALL (i, row) { MATCH (w:Well)-[r:HAS_IMAGE]->(i) WHERE row.well_id IS NULL OR w.id <> row.well_id DELETE r }
+"""
+
+IMAGES = """
 UNWIND $ids AS iid
 MATCH (i:Image {id: iid})
 CALL (i) { MATCH (i)-[r:HAS_GENE|HAS_REAGENT|HAS_PHENOTYPE|OF_ORGANISM]->() DELETE r }
@@ -100,7 +112,8 @@ IMAGES = """
 UNWIND $rows AS row
 MATCH (d:Dataset {id: row.dataset})
 MERGE (i:Image {id: row.id})
-SET i.name = row.name, i.datasetName = null, i.study = d.study, i.annotated = true,
+WITH d, i, row WHERE i.rowHash IS NULL OR i.rowHash <> row.hash
+SET i.rowHash = row.hash, i.name = row.name, i.datasetName = null, i.study = d.study, i.annotated = true,
     i.controlType = row.control_type, i.comments = row.comments, i.attributes = row.attributes,
     i.path = row.path, i.format = row.format, i.sizeBytes = row.size_bytes, i.checksum = row.checksum,
     i.omeZarrUrl = row.ome_zarr_url
@@ -228,6 +241,8 @@ def build_rows(accession: str, valid: ValidSubmission, owner: str) -> Rows:
         {"id": p.key, "doi": p.doi, "pmid": p.pmid, "pmcid": p.pmcid, "title": p.title, "authors": list(p.authors)}
         for p in st.publications
     ]
+    for row in images:
+        row["hash"] = hashlib.sha1(json.dumps(row, sort_keys=True).encode("utf-8")).hexdigest()
     return Rows(study, list(organisms.values()), study_organisms, list({p["id"]: p for p in publications}.values()),
                 datasets, list(genes.values()), list(reagents.values()), list(phenotypes.values()),
                 list(wells.values()), images)
@@ -250,8 +265,8 @@ def write(
         tx.run(graph_writer.PRUNE_IMAGES, accession=accession, image_ids=image_ids).consume()
         tx.run(PRUNE_PLATES_AND_WELLS, accession=accession, well_ids=[w["well_id"] for w in rows.wells],
                plate_ids=sorted({w["plate_id"] for w in rows.wells})).consume()
-        for chunk in batches(image_ids):
-            tx.run(UNLINK_IMAGES, ids=chunk).consume()
+        for chunk in batches(rows.images):
+            tx.run(UNLINK_CHANGED, rows=chunk).consume()
     for chunk in batches(rows.organisms):
         tx.run(graph_writer.ORGANISMS, rows=chunk).consume()
     tx.run(graph_writer.STUDY_ORGANISMS, accession=accession, ids=rows.study_organisms).consume()

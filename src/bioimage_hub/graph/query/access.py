@@ -49,7 +49,7 @@ class Viewer:
 
 PREAMBLE = (
     "CALL () { OPTIONAL MATCH (hs:Study) WHERE hs.releaseDate > date() "
-    f"AND coalesce(hs.owner, '') <> coalesce(${VIEWER_PARAM}, '') "
+    f"AND (hs.owner IS NULL OR ${VIEWER_PARAM} IS NULL OR hs.owner <> ${VIEWER_PARAM}) "
     "RETURN collect(hs.accession) AS hidden } "
 )
 
