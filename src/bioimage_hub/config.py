@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     embedded_home: Path = Field(default=PROJECT_ROOT / "var" / "neo4j")
     embedded_bolt_port: int = 7687
     embedded_http_port: int | None = None
-    embedded_heap: str = "1g"
+    # A big ontology is written in ONE transaction (hp.obo: ~1.2 GB of transaction state, ~0.5M
+    # relationships with their closures), so the JVM heap and the transaction-memory cap leave
+    # room for it; the heap is only taken as it is used.
+    embedded_heap: str = "3g"
+    embedded_tx_memory: str = Field(default="2g", description="embedded: global cap on transaction memory")
 
     # GraphQL
     max_page_size: int = 100
@@ -61,6 +65,9 @@ class Settings(BaseSettings):
     pixels_thumbnail_cache_size: int = 512
     pixels_remote_concurrency: int = Field(default=64, description="zarr async concurrency for remote stores")
     pixels_store_timeout_s: float = 30.0
+    pixels_lookup_ttl_s: float = Field(
+        default=5.0, description="cache an image's representation (graph lookup) this long in the pixel routes; 0 = off"
+    )
 
     @property
     def embedded(self) -> bool:

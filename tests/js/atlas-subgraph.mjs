@@ -5,6 +5,7 @@
 // the ATLAS_IMAGE_IDS environment variable (a JSON array) is read when no file is given.
 import { readFileSync } from "node:fs";
 import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/disabled";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { buildSubgraphSchema } from "@apollo/subgraph";
 import { makeResolvers, typeDefs, typeDefsDocument } from "./atlas.mjs";
@@ -23,6 +24,7 @@ const imageIds = JSON.parse(idsFile ? readFileSync(idsFile, "utf8") : process.en
 
 const server = new ApolloServer({
   schema: buildSubgraphSchema([{ typeDefs: typeDefsDocument(), resolvers: makeResolvers(imageIds) }]),
+  plugins: [ApolloServerPluginInlineTraceDisabled()], // no Apollo Studio traces to the gateway
 });
 const { url } = await startStandaloneServer(server, { listen: { host: "127.0.0.1", port } });
 console.log(`READY ${url}`);

@@ -56,6 +56,9 @@ def s3_endpoint() -> Iterator[str]:
     boto3 = pytest.importorskip("boto3")
     from moto.server import ThreadedMotoServer
 
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -86,7 +89,7 @@ def s3_settings(base: Settings, endpoint: str, **update) -> Settings:
 @pytest.fixture(scope="session")
 def pix_settings(loaded: Settings, s3_endpoint: str, tmp_path_factory) -> Settings:
     root = tmp_path_factory.mktemp("pixels")
-    return s3_settings(loaded, s3_endpoint, pixels_root=root, pixels_max_region_pixels=300_000)
+    return s3_settings(loaded, s3_endpoint, pixels_root=root, pixels_max_region_pixels=300_000, pixels_lookup_ttl_s=0)
 
 
 @pytest.fixture(scope="session")

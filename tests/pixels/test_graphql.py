@@ -74,4 +74,4 @@ async def test_unsharded_v04_chunk_urls(gql_pix) -> None:
     pixels = data["image"]["pixels"]
     assert pixels["levels"][0]["shards"] is None
     assert all(c["range"] is None for c in pixels["chunkUrls"])
-    assert [c["key"].split("/c/")[-1] for c in pixels["chunkUrls"]] == ["0/0", "0/1"]
+    assert [c["key"].split("/c/")[-1] for c in pixels["chunkUrls"]] == ["0/0", "0/1", "1/0", "1/1"]  # 25x35 chunks

@@ -187,3 +187,13 @@ async def test_labels_are_served_as_their_own_zarr(pclient, samples) -> None:
     meta = await pclient.get(url("nuclei", "zarr/labels/nuclei/zarr.json"))
     assert meta.status_code == 200 and "image-label" in meta.json()["attributes"]["ome"]
     assert read_image(samples["nuclei_label"], "zyx").data.dtype == np.uint32
+
+
+async def test_representation_lookup_cache(pix_settings, registered) -> None:
+    from .conftest import app_client
+
+    async for client in app_client(pix_settings.model_copy(update={"pixels_lookup_ttl_s": 60})):
+        first = await client.get(url("nuclei", "region"), params={"format": "npy", "w": 8, "h": 8})
+        second = await client.get(url("nuclei", "region"), params={"format": "npy", "w": 8, "h": 8})
+        assert first.headers["x-cypher-statements"] == "1" and second.headers["x-cypher-statements"] == "0"
+        assert first.content == second.content

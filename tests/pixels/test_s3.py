@@ -56,7 +56,9 @@ async def test_s3_chunk_urls_point_at_the_endpoint(gql_pix, samples, s3_endpoint
     (ref,) = pixels["chunkUrls"]
     assert ref["url"] == f"{s3_endpoint}/{BUCKET}/demo/nuclei.ome.zarr/0/c/0/0/2/0/0"
     async with httpx.AsyncClient() as client:
-        chunk = await client.get(ref["url"], headers={"Range": ref["range"]})
+        private = await client.get(ref["url"], headers={"Range": ref["range"]})
+        assert private.status_code == 403  # the bucket is private: that is what presigned URLs are for
+        chunk = await client.get(pixels["signed"][0]["url"], headers={"Range": ref["range"]})
         assert chunk.status_code == 206
         plane = np.frombuffer(numcodecs.Blosc().decode(chunk.content), dtype="<u2").reshape(256, 256)
         np.testing.assert_array_equal(plane, tifffile.imread(samples["nuclei"])[40])

@@ -28,12 +28,20 @@ ENTITY_KEYS: dict[str, str] = {
     "Gene": "id",
     "OntologyTerm": "id",
     "Publication": "id",
+    "CrossReference": "id",
 }
 MAX_REPRESENTATIONS = 500
 
 
 def _key(type_name: str, raw: Any) -> str:
     value = str(raw)
+    if type_name == "CrossReference":
+        from bioimage_hub.xrefs.identifiers import InvalidCrossReference, parse_xref
+
+        try:
+            return parse_xref(value).curie
+        except (InvalidCrossReference, ValueError) as exc:
+            raise QueryError(str(exc)) from exc
     if type_name == "OntologyTerm":
         try:
             return normalize_curie(value)

@@ -51,9 +51,16 @@ class PixelsService:
         self.graph: GraphReader | None = None
         self.reader = PixelReader(settings)
         self.thumbnails = render.ThumbnailCache(settings.pixels_thumbnail_cache_size)
+        # image id -> (monotonic expiry, representation): saves the graph round trip (~2 ms) on
+        # repeated requests for one image (a viewer's tiles); a re-registration shows after the TTL.
+        self._reps: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def lookup(self, image_id: str, log_: StatementLog) -> dict[str, Any]:
         assert self.graph is not None, "the app's lifespan did not run"
+        ttl = self.settings.pixels_lookup_ttl_s
+        cached = self._reps.get(image_id) if ttl > 0 else None
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         token = current_log.set(log_)
         try:
             rows = await self.graph.run(READ_PIXELS, {"image_id": image_id})
@@ -64,6 +71,10 @@ class PixelsService:
         rep = representation(rows[0]["pixels"])
         if rep is None:
             raise NotFound(f"image {image_id!r} has no pixels registered")
+        if ttl > 0:
+            if len(self._reps) > 10_000:
+                self._reps.clear()
+            self._reps[image_id] = (time.monotonic() + ttl, rep)
         return rep
 
     async def handle(self, request: Request, work: Any) -> Response:

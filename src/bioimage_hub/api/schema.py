@@ -138,6 +138,20 @@ class Query:
     ) -> t.Publication | None:
         return await execute(info, roots.publication)
 
+    @strawberry.field(
+        description="Cross-referenced entries and what links to them: one entry by `id` "
+        "(EMPIAR-10028, emdb:EMD-2660, a PDB id or URL), or every entry of a `resource` (emdb, pdb, ...)."
+    )
+    async def cross_links(
+        self,
+        info: Info,
+        id: str | None = None,
+        resource: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> t.Connection[t.CrossReference]:
+        return t.make_connection(await execute(info, roots.cross_links), after)
+
     @strawberry.field(description="All organisms.")
     async def organisms(self, info: Info) -> list[t.Organism]:
         return await execute(info, roots.organisms)
@@ -189,7 +203,7 @@ def build_schema() -> strawberry.Schema:
     return FederatedSchema(
         query=Query,
         federation_version="2.9",  # @theguild/federation-composition accepts up to 2.9
-        types=[t.Study, t.Dataset, t.Plate, t.Well, t.Image, t.Organism, t.Gene, t.Reagent, t.Phenotype, t.Publication, t.OntologyTerm],
+        types=[t.Study, t.Dataset, t.Plate, t.Well, t.Image, t.Organism, t.Gene, t.Reagent, t.Phenotype, t.Publication, t.OntologyTerm, t.CrossReference],
         config=StrawberryConfig(default_resolver=t.dict_resolver),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),

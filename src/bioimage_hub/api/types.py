@@ -136,6 +136,10 @@ class Study(_FromGraph, Node):
     def phenotypes(self, root: strawberry.Parent[dict], info: Info) -> list["Phenotype"]:
         return _related(root, info)
 
+    @strawberry.field(description="Cross-references (PDB, EMDB, EMPIAR, BioStudies, publications, ...).")
+    def cross_references(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
+        return _related(root, info)
+
     @strawberry.field(description="Images of every dataset of the study.")
     def images(
         self,
@@ -174,6 +178,10 @@ class Dataset(_FromGraph, Node):
 
     @strawberry.field(description="FBbi imaging method term.")
     def imaging_method(self, root: strawberry.Parent[dict], info: Info) -> "OntologyTerm | None":
+        return _related(root, info)
+
+    @strawberry.field(description="Cross-references (PDB, EMDB, EMPIAR, BioStudies, publications, ...).")
+    def cross_references(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
     @strawberry.field(description="Plates of a screen.")
@@ -275,6 +283,10 @@ class Image(_FromGraph, Node):
 
     @strawberry.field
     def reagents(self, root: strawberry.Parent[dict], info: Info) -> list["Reagent"]:
+        return _related(root, info)
+
+    @strawberry.field(description="Cross-references (PDB, EMDB, EMPIAR, BioStudies, publications, ...).")
+    def cross_references(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
     @strawberry.field
@@ -407,6 +419,65 @@ class Publication(_FromGraph, Node):
 
     @strawberry.field
     def studies(self, root: strawberry.Parent[dict], info: Info) -> list["Study"]:
+        return _related(root, info)
+
+
+@strawberry.federation.type(keys=["id"], description="An entry of an external resource (PDB, EMDB, EMPIAR, IDR, BioStudies, PubMed, DOI, Ensembl, UniProt, ...), with cached metadata.")
+class CrossReference(_FromGraph, Node):
+    id: strawberry.ID = strawberry.field(description="canonical CURIE, e.g. emdb:EMD-2660, pdb:3j79")
+    resource: str
+    accession: str
+    url: str | None = strawberry.field(description="resolvable URL of the entry")
+    title: str | None
+    method: str | None
+    resolution: float | None
+    experiment_type: str | None
+    journal: str | None
+    year: int | None
+    authors: list[str]
+    fetched_at: str | None = strawberry.field(description="when the cached metadata was fetched")
+    attempted_at: str | None = strawberry.field(description="last fetch attempt (successful or not)")
+    fetched_status: str | None
+    fetch_error: str | None
+    age_seconds: int | None = strawberry.field(description="age of the cached metadata")
+    link_count: int = strawberry.field(description="studies, datasets and images linking here")
+
+    @strawberry.field(description="Studies linking to this entry.")
+    def studies(self, root: strawberry.Parent[dict], info: Info) -> list["Study"]:
+        return _related(root, info)
+
+    @strawberry.field(description="Datasets linking to this entry.")
+    def datasets(self, root: strawberry.Parent[dict], info: Info) -> list["Dataset"]:
+        return _related(root, info)
+
+    @strawberry.field(description="Images linking to this entry.")
+    def images(
+        self, root: strawberry.Parent[dict], info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection["Image"]:
+        return make_connection(_related(root, info), after)
+
+    @strawberry.field(description="Entries linked either way (maps, fitted models, raw data, ...).")
+    def related(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
+        return _related(root, info)
+
+    @strawberry.field(description="EMDB maps of this entry (EMPIAR → EMDB).")
+    def maps(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
+        return _related(root, info)
+
+    @strawberry.field(description="PDB models fitted into this map (EMDB → PDB).")
+    def fitted_models(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
+        return _related(root, info)
+
+    @strawberry.field(description="Maps this model is fitted into (PDB → EMDB).")
+    def map_of(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
+        return _related(root, info)
+
+    @strawberry.field(description="Entries whose raw data this is, or that point at this map (EMDB → EMPIAR).")
+    def raw_data_of(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
+        return _related(root, info)
+
+    @strawberry.field(description="Publications of this entry.")
+    def publications(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
 

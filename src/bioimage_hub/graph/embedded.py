@@ -546,6 +546,8 @@ def start(settings: Settings, timeout: float = 120) -> EmbeddedStatus:
                 str(home),
                 "--bolt-port",
                 str(settings.embedded_bolt_port),
+                "--tx-memory",
+                settings.embedded_tx_memory,
             ]
             if settings.embedded_http_port is not None:
                 cmd += ["--http-port", str(settings.embedded_http_port)]

@@ -22,6 +22,8 @@ from bioimage_hub.models import idr
 from bioimage_hub.models.ontology import ParsedOntology
 from bioimage_hub.ontology.closure import ancestor_distances
 from bioimage_hub.ontology.curie import term_id
+from bioimage_hub.xrefs.graph import write_links
+from bioimage_hub.xrefs.idr import xrefs_from_parsed_study
 
 if TYPE_CHECKING:
     from bioimage_hub.ontology.upgrade import UpgradeReport
@@ -324,6 +326,7 @@ def write_study(
         ).consume()
         _run_batched(tx, PLATES_AND_WELLS, well_rows)
         _run_batched(tx, IMAGES, image_rows, progress)
+        write_links(tx, "Study", accession, xrefs_from_parsed_study(parsed), source="idr")
 
     with driver.session(database=database) as session:
         session.execute_write(work)

@@ -71,7 +71,11 @@ def cross_reference_type(catalog: ModuleType) -> Any:
             # age of the cached metadata, so clients can tell how stale it is
             age_seconds="CASE WHEN {v}.fetchedAt IS NULL THEN null "
                         "ELSE duration.inSeconds({v}.fetchedAt, datetime()).seconds END",
-            link_count="COUNT { ({v})<-[:LINKS_TO]-() }",
+            # per label, so the embargo guard applies to each linking node
+            link_count=(
+                "COUNT { ({v})<-[:LINKS_TO]-(:Study) } + COUNT { ({v})<-[:LINKS_TO]-(:Dataset) } "
+                "+ COUNT { ({v})<-[:LINKS_TO]-(:Image) }"
+            ),
         ),
         relations,
     )

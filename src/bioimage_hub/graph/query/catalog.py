@@ -7,6 +7,7 @@ root field. Patterns use `{src}` (the parent node's variable) and `{dst}` (the r
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -401,3 +402,9 @@ PIXELS = NodeType(
 TYPES[PIXELS.name] = PIXELS
 IMAGE.relations["pixels"] = Relation.fixed("Pixels", "({src})-[:HAS_PIXELS]->({dst}:PixelRepresentation)", "one")
 IMAGE.scalars.update(_scalars(has_pixels="EXISTS { ({v})-[:HAS_PIXELS]->(:PixelRepresentation) }"))
+
+
+# Cross-references (PDB, EMDB, EMPIAR, ...) — their mapping lives with the xrefs package.
+from bioimage_hub.xrefs.catalog import install as _install_xrefs  # noqa: E402
+
+_install_xrefs(sys.modules[__name__])

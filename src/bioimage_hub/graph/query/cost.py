@@ -78,6 +78,7 @@ ROOT_SHAPES: dict[str, tuple[str, str]] = {
     "publication": ("Publication", "one"),
     "organisms": ("Organism", "list"),
     "ontologies": ("Ontology", "list"),
+    "crossLinks": ("CrossReference", "connection"),
 }
 
 

@@ -275,3 +275,27 @@ def search_terms(c: Compiler, f: Field) -> Compiled:
         f"synonym_scope: best.scope, term: {projection}}} }}, first: {first}}} AS result"
     )
     return Compiled(cypher, c.params)
+
+
+# --------------------------------------------------------------------------- cross-links
+
+
+def cross_links(c: Compiler, f: Field) -> Compiled:
+    """`crossLinks(id:)` -> that entry (if linked); `crossLinks(resource:)` -> all entries of a resource."""
+    from bioimage_hub.xrefs.identifiers import InvalidCrossReference, parse_xref, resource
+
+    dst = c.var()
+    where: list[str] = []
+    if raw := f.args.get("id"):
+        try:
+            where.append(f"{dst}.id = {c.param(parse_xref(raw).curie)}")
+        except (InvalidCrossReference, ValueError) as exc:
+            raise QueryError(f"id: {exc}") from exc
+    if name := f.args.get("resource"):
+        try:
+            where.append(f"{dst}.resource = {c.param(resource(name).prefix)}")
+        except (InvalidCrossReference, ValueError, KeyError) as exc:
+            raise QueryError(f"resource: unknown resource {name!r}") from exc
+    if not where:
+        raise QueryError("crossLinks: give `id` or `resource`")
+    return compile_root(c, "CrossReference", "connection", [f"({dst}:CrossReference)"], f, dst, False, where)
