@@ -41,6 +41,8 @@ def embargoed(loaded, driver):
             image.id = _rename(image.id)
             image.phenotype_ids = [_rename(p) for p in image.phenotype_ids]
     write_study(driver, loaded.neo4j_database, parsed)
+    driver.execute_query("MATCH (s:Study {accession: $acc}) SET s.owner = 'embargo-owner'",
+                         acc=HIDDEN, database_=loaded.neo4j_database)
     first_image = next(iter(parsed.images.values()))[0].id
     yield {"image": first_image, "dataset": parsed.datasets[0].id, "phenotype": parsed.phenotypes[0].id,
            "rows": len(expected.rows(folder)), "gene": parsed.genes[0].id}
@@ -117,3 +119,62 @@ async def test_federation_entities_hide_it(gql, embargoed) -> None:
     got = result.data["_entities"]
     assert got[0] is None and got[1] is None
     assert got[2]["__typename"] == "Study"
+
+
+
+@pytest.fixture(scope="module")
+def tokens(loaded, driver):
+    from bioimage_hub.auth.tokens import create_token, revoke_token
+
+    made = {
+        "owner": create_token(driver, loaded.neo4j_database, "embargo-owner", "submitter"),
+        "other": create_token(driver, loaded.neo4j_database, "someone-else", "submitter"),
+        "curator": create_token(driver, loaded.neo4j_database, "a-curator", "curator"),
+    }
+    yield {k: v.secret for k, v in made.items()}
+    for v in made.values():
+        revoke_token(driver, loaded.neo4j_database, v.info.id)
+
+
+QUERY = """query($acc: String!) { study(accession: $acc) { title }
+  images(filter: {study: $acc}) { totalCount }
+  term(id: "CMPO:0000426") { imageCount } }"""
+
+
+async def _as(client, secret, acc=HIDDEN):
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    return await client.post("/graphql", json={"query": QUERY, "variables": {"acc": acc}}, headers=headers)
+
+
+async def test_owner_and_curators_see_it_other_submitters_do_not(client, embargoed, tokens) -> None:
+    public = expected.images_per_accession()["CMPO:0000426"]
+    for who, visible in (("owner", True), ("curator", True), ("other", False), (None, False)):
+        response = await _as(client, tokens.get(who) if who else None)
+        assert response.status_code == 200, who
+        data = response.json()["data"]
+        assert (data["study"] is not None) is visible, who
+        assert data["images"]["totalCount"] == (embargoed["rows"] if visible else 0), who
+        assert data["term"]["imageCount"] == public + (embargoed["rows"] if visible else 0), who
+
+
+async def test_bad_credentials_get_401_with_a_reason(client, tokens) -> None:
+    for header in ("Basic dXNlcjpwYXNz", "Bearer not-a-token", "Bearer bih_" + "x" * 43, "Bearer"):
+        response = await client.post("/graphql", json={"query": "{ organisms { id } }"},
+                                     headers={"Authorization": header})
+        assert response.status_code == 401, header
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        message = response.json()["errors"][0]["message"]
+        assert "token" in message or "Bearer" in message
+
+
+async def test_revoked_token_is_refused(client, loaded, driver) -> None:
+    from bioimage_hub.auth.tokens import create_token, revoke_token
+
+    made = create_token(driver, loaded.neo4j_database, "short-lived", "curator")
+    ok = await client.post("/graphql", json={"query": "{ organisms { id } }"},
+                           headers={"Authorization": f"Bearer {made.secret}"})
+    assert ok.status_code == 200
+    revoke_token(driver, loaded.neo4j_database, made.info.id)
+    refused = await client.post("/graphql", json={"query": "{ organisms { id } }"},
+                                headers={"Authorization": f"Bearer {made.secret}"})
+    assert refused.status_code == 401

@@ -78,10 +78,11 @@ def render(report: dict, hub_versions: dict[str, str]) -> str:
         lines.append("None.")
     lines += [
         "",
-        "All the warnings come from one gap: the hub speaks the legacy `application/json` response",
-        "format only (which the spec still allows: \"the server MUST support `application/json`\" until the",
-        "watershed). Supporting `application/graphql-response+json` (answer with it when the client's",
-        "`Accept` prefers it, with 4xx for request errors and no `data` entry) would clear all of them.",
+        "All the warnings come from one gap: the hub answers in the legacy `application/json` format",
+        "only, which the GraphQL-over-HTTP draft still requires servers to support during its transition",
+        "period (\"watershed\"). Supporting `application/graphql-response+json` (answering with it when",
+        "the client's `Accept` prefers it, with 4xx for request errors and no `data` entry) would clear",
+        "all of them.",
         "",
         "## Every check",
         "",

@@ -34,6 +34,10 @@ class _VersionsQuery(Query):
         return await mutations.study_versions(info, accession)
 
     @strawberry.field
+    async def study_version(self, info: strawberry.Info, accession: str, version: int) -> mutations.StudyVersion | None:
+        return await mutations.study_version(info, accession, version)
+
+    @strawberry.field
     async def study_version_diff(self, info: strawberry.Info, accession: str, from_version: int, to_version: int) -> list[mutations.VersionChange] | None:
         return await mutations.study_version_diff(info, accession, from_version, to_version)
 
@@ -97,12 +101,14 @@ async def test_submit_revise_forbid_and_read_versions(execute, prefix) -> None:
 
     history = await execute(
         """query($acc: String!) { studyVersions(accession: $acc) { version current submittedBy document }
+                                  studyVersion(accession: $acc, version: 1) { document }
                                   studyVersionDiff(accession: $acc, fromVersion: 1, toVersion: 2) { op path old new } }""",
         {"acc": acc}, None,
     )
     assert not history.errors, history.errors
     assert [(v["version"], v["current"]) for v in history.data["studyVersions"]] == [(1, False), (2, True)]
-    assert history.data["studyVersions"][0]["document"]["study"]["title"] == "Submitted over GraphQL"
+    assert history.data["studyVersions"][0]["document"] is None  # lists leave the documents out
+    assert history.data["studyVersion"]["document"]["study"]["title"] == "Submitted over GraphQL"
     assert history.data["studyVersionDiff"] == [
         {"op": "replace", "path": "study.title", "old": "Submitted over GraphQL", "new": "Revised over GraphQL"}
     ]

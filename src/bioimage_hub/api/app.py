@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 
+from bioimage_hub.api.auth import AuthGate, viewer_of
 from bioimage_hub.api.context import Context
 from bioimage_hub.api.pixels_routes import PixelsService
 from bioimage_hub.api.schema import schema
@@ -27,7 +28,15 @@ class HubGraphQL(GraphQL):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         assert self.reader is not None, "the app's lifespan did not run"
-        return Context(reader=self.reader, settings=self.settings, request=request, response=response)
+        principal = request.scope.get("state", {}).get("principal")
+        return Context(
+            reader=self.reader,
+            settings=self.settings,
+            request=request,
+            response=response,
+            principal=principal,
+            viewer=viewer_of(principal),
+        )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -58,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/", root),
             Route("/health", health),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", AuthGate(graphql, lambda: graphql.reader), methods=["GET", "POST"]),
             *pixels.routes(),
         ],
         lifespan=lifespan,

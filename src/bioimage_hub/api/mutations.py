@@ -92,7 +92,7 @@ class StudyVersion:
     created_at: str
     submitted_by: str | None
     current: bool
-    document: JSON | None = strawberry.field(description="the submission as accepted (canonical JSON)")
+    document: JSON | None = strawberry.field(description="the submission as accepted (canonical JSON); null in version lists")
 
 
 @strawberry.type(description="One difference between two versions' documents (JSON-patch-like).")

@@ -90,5 +90,13 @@ class GraphReader:
                 log.elapsed_ms += (time.perf_counter() - started) * 1000
         return [record.data() for record in records]
 
+    @property
+    def driver(self) -> neo4j.AsyncDriver:
+        return self._driver
+
+    @property
+    def database(self) -> str:
+        return self._database
+
     async def close(self) -> None:
         await self._driver.close()
