@@ -166,7 +166,6 @@ class Recorder:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
-        response: dict[str, Any] = {}
 
         async def receive_recorded() -> dict[str, Any]:
             message = await receive()
@@ -175,21 +174,19 @@ class Recorder:
             return message
 
         async def send_recorded(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                response["status"] = message["status"]
-                response["headers"] = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
+            if message["type"] == "http.response.start":  # recorded before the client can see the answer
+                headers = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
+                raw = b"".join(chunks)
+                try:
+                    body: Any = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw.decode("utf-8", "replace")
+                self.calls.append(
+                    Call(scope["method"], body, int(headers.get("x-cypher-statements", "-1")), message["status"])
+                )
             await send(message)
 
         await self.app(scope, receive_recorded, send_recorded)
-        raw = b"".join(chunks)
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        headers = response.get("headers", {})
-        self.calls.append(
-            Call(scope["method"], body, int(headers.get("x-cypher-statements", "-1")), response.get("status", 0))
-        )
 
 
 @dataclass

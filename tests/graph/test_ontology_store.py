@@ -153,18 +153,13 @@ def test_search_indexes_exist(loaded, driver) -> None:
     records, _, _ = driver.execute_query(
         "SHOW INDEXES YIELD name, type, labelsOrTypes, properties", database_=loaded.neo4j_database
     )
-    got = {(r["type"], tuple(r["labelsOrTypes"]), tuple(r["properties"])) for r in records}
+    got = {(r["type"], tuple(r["labelsOrTypes"] or ()), tuple(r["properties"] or ())) for r in records}
     assert ("TEXT", ("TermName",), ("textLower",)) in got
     assert ("RANGE", ("TermName",), ("textLower",)) in got
     assert ("RANGE", ("TermName",), ("id",)) in got
     assert ("RANGE", ("TermName",), ("ontology",)) in got
     assert ("FULLTEXT", ("TermName",), ("text",)) in got
     assert ("RANGE", ("OntologyTerm",), ("labelLower",)) in got
-    # the planner uses the TEXT index for CONTAINS
-    plan, _, _ = driver.execute_query(
-        "EXPLAIN MATCH (n:TermName) WHERE n.textLower CONTAINS 'nucle' RETURN n", database_=loaded.neo4j_database
-    )
-    del plan
 
 
 def test_loading_the_same_file_twice_changes_nothing(loaded, driver) -> None:
@@ -225,7 +220,7 @@ def test_hierarchical_closure_follows_part_of(loaded, driver, tmp_path: Path) ->
         synonym_type, _, _ = driver.execute_query(
             "MATCH (t:OntologyTerm {id: 'TSTH:0000002'}) RETURN t.synonymTypes AS st, t.namespace AS ns", database_=db
         )
-        assert synonym_type[0]["st"] == ["layperson", ""] and synonym_type[0]["ns"] == "tsth_ns"
+        assert synonym_type[0]["st"] == ["layperson", ""] and synonym_type[0]["ns"] == "tsto_ns"
     finally:
         remove_ontology(driver, db, "tsth", stubs=("GO:0005575", "GO:0005634"))
     assert counts(driver, db) == before

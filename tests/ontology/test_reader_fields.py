@@ -144,22 +144,27 @@ def _hier_bfs(onto: pronto.Ontology, term: pronto.Term) -> dict[str, int]:
     """Shortest is_a + part_of distances by our own BFS over pronto's superclasses and
     relationships (part_of = id or name part_of / part of / BFO:0000050), self-loops ignored."""
 
-    def ups(t: pronto.Term) -> set[str]:
+    def ups(tid: str) -> set[str]:
+        if tid not in onto:  # a part_of target the file does not declare
+            return set()
+        t = onto[tid]
         out = {s.id for s in t.superclasses(distance=1, with_self=False)}
-        for rel, targets in t.relationships.items():
+        # raw target ids: pronto cannot build Term objects for undeclared targets
+        for rid, targets in t._data().relationships.items():
+            rel = onto.get_relationship(rid)
             if rel.id in ("part_of", "BFO:0000050") or (rel.name or "").replace(" ", "_") == "part_of":
-                out |= {x.id for x in targets}
+                out |= set(targets)
         out.discard(t.id)
         return out
 
     dist = {term.id: 0}
-    queue = deque([term])
+    queue = deque([term.id])
     while queue:
         cur = queue.popleft()
         for up in sorted(ups(cur)):
             if up not in dist:
-                dist[up] = dist[cur.id] + 1
-                queue.append(onto[up])
+                dist[up] = dist[cur] + 1
+                queue.append(up)
     return {c: d for c, d in ((canon(k), v) for k, v in dist.items()) if c is not None}
 
 
