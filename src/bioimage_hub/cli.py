@@ -312,7 +312,8 @@ def ontology_load(
         emit(result, True)
         return
     status = {"unchanged": "already loaded, nothing changed", "upgraded": "upgraded",
-              "reloaded": "reloaded", "loaded": "loaded"}[result["status"]]
+              "reloaded": "reloaded", "loaded": "loaded",
+              "applied": "already loaded; the pending replacements of its upgrade applied"}[result["status"]]
     out.print(f"{result['ontology']} {result['version']}: {status}; {result['terms']} terms "
               f"({result['obsolete']} obsolete), {result['stubs']} stubs, {result['isA']} is_a, "
               f"{result['partOf']} part_of, {result['relations']} other edges in {result['seconds']} s")

@@ -61,12 +61,17 @@ def node_modules() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         pytest.skip("node and npm are needed for the federation tests (Node.js >= 20)")
+    node_version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    if int(node_version.lstrip("v").split(".")[0]) < 20:
+        pytest.skip(f"the federation tests need Node.js >= 20 (@apollo/server 5), found {node_version}")
     lock = JS_DIR / "package-lock.json"
     stamp = JS_DIR / "node_modules" / ".bioimage-hub-installed"
-    lock_path = Path(tempfile.gettempdir()) / f"bioimage-hub-npm-{hashlib.sha256(bytes(JS_DIR)).hexdigest()[:12]}.lock"
-    with open(lock_path, "w") as lock_file:  # another pytest session may be installing too
+    lock_name = f"bioimage-hub-npm-{hashlib.sha256(bytes(JS_DIR)).hexdigest()[:12]}.lock"
+    with open(Path(tempfile.gettempdir()) / lock_name, "w") as lock_file:  # another pytest may be installing
         fcntl.flock(lock_file, fcntl.LOCK_EX)
-        want = hashlib.sha256(lock.read_bytes() + (JS_DIR / "package.json").read_bytes()).hexdigest() if lock.is_file() else None
+        want = None
+        if lock.is_file():
+            want = hashlib.sha256(lock.read_bytes() + (JS_DIR / "package.json").read_bytes()).hexdigest()
         if want is None or not stamp.is_file() or stamp.read_text() != want:
             command = [npm, "ci" if want else "install", "--ignore-scripts", "--no-audit", "--no-fund"]
             try:
@@ -238,8 +243,11 @@ def hub(loaded: Settings) -> Iterator[Hub]:
 # ------------------------------------------------------------------------------ atlas, gateway
 
 
+UNKNOWN_IMAGE = "no-such-image"  # an atlas entry the hub has no (visible) image for
+
+
 def _sample_image_ids(hub: Hub) -> list[str]:
-    """A few real image ids from every study (plus the README's idr0004 well)."""
+    """A few real image ids from every study (plus the README's idr0004 well), and UNKNOWN_IMAGE."""
     studies = [s["accession"] for s in hub.data("{ studies(first: 100) { nodes { accession } } }")["studies"]["nodes"]]
     ids = ["idr0004-screenA/P101/A2"]
     for accession in studies:
@@ -247,7 +255,7 @@ def _sample_image_ids(hub: Hub) -> list[str]:
             "query($s: String!) { images(first: 6, filter: {study: $s}) { nodes { id } } }", {"s": accession}
         )["images"]["nodes"]
         ids += [n["id"] for n in nodes if n["id"] not in ids]
-    return ids
+    return [*ids, UNKNOWN_IMAGE]
 
 
 @dataclass

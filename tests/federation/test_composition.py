@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from graphql import ObjectTypeDefinitionNode, parse, print_ast
 
+from bioimage_hub.api.federation import ENTITY_KEYS
 from tests.federation.conftest import Atlas, Hub, run_node
 
-KEYS = {"Study": "accession", "Image": "id", "Gene": "id", "OntologyTerm": "id", "Publication": "id"}
+CORE_KEYS = {"Study": "accession", "Image": "id", "Gene": "id", "OntologyTerm": "id", "Publication": "id"}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,8 @@ def test_hub_and_atlas_compose(hub_sdl: str, atlas: Atlas, tmp_path: Path) -> No
     assert field("Query", "imagesInRegion") == 'imagesInRegion(region: String!): [Image!]! @join__field(graph: ATLAS)'
     # our fields stay ours, and every @key type is an entity of the hub subgraph
     assert field("Image", "study").endswith("@join__field(graph: HUB)")
-    for type_name, key in KEYS.items():
+    assert CORE_KEYS.items() <= ENTITY_KEYS.items()
+    for type_name, key in ENTITY_KEYS.items():
         joins = [print_ast(d) for d in types[type_name].directives if d.name.value == "join__type"]
         assert f'@join__type(graph: HUB, key: "{key}")' in joins, joins
     for type_name in ("Image", "Gene"):

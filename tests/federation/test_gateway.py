@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.federation.conftest import Atlas, Hub, atlas_region, expression_level, post_graphql, recorded
+from tests.federation.conftest import UNKNOWN_IMAGE, Atlas, Hub, atlas_region, expression_level, post_graphql, recorded
 
 IMAGE = "idr0004-screenA/P101/A2"
 
@@ -26,6 +26,7 @@ def test_hub_root_field_joined_with_atlas_fields(hub: Hub, gateway: str) -> None
 
 def test_atlas_root_field_resolved_through_hub_entities_in_one_statement(hub: Hub, atlas: Atlas, gateway: str) -> None:
     regions = Counter(atlas_region(i) for i in atlas.image_ids)
+    del regions[atlas_region(UNKNOWN_IMAGE)]  # that region is the next test's
     region, count = regions.most_common(1)[0]
     expected_ids = [i for i in atlas.image_ids if atlas_region(i) == region]
     assert count >= 3 and len({i.split("-")[0] for i in expected_ids}) >= 2, "want several images of several studies"
@@ -58,6 +59,19 @@ def test_atlas_root_field_resolved_through_hub_entities_in_one_statement(hub: Hu
     assert got == [
         {**d, "atlasRegion": region, "genes": with_levels(d["genes"])} for d in direct
     ]
+
+
+def test_image_the_hub_does_not_return_keeps_only_atlas_fields(hub: Hub, atlas: Atlas, gateway: str) -> None:
+    """Unknown or embargoed: the hub's `_entities` gives null, so the hub's fields are null."""
+    region = atlas_region(UNKNOWN_IMAGE)
+    got = post_graphql(gateway, "query($r: String!) { imagesInRegion(region: $r) { id atlasRegion name study { accession } } }",
+                       {"r": region})["imagesInRegion"]
+    assert [g["id"] for g in got] == [i for i in atlas.image_ids if atlas_region(i) == region]
+    for image in got:
+        if image["id"] == UNKNOWN_IMAGE:
+            assert image == {"id": UNKNOWN_IMAGE, "atlasRegion": region, "name": None, "study": None}
+        else:
+            assert image["name"] and image["study"]["accession"] == image["id"].split("-")[0]
 
 
 def test_gene_from_hub_with_atlas_level_and_its_images_regions(hub: Hub, gateway: str) -> None:

@@ -23,7 +23,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bioimage_hub.config import Settings
+from bioimage_hub.api.auth import AuthError, principal_from_headers, viewer_of
 from bioimage_hub.graph.driver import GraphReader, GraphUnavailable, StatementLog, current_log
+from bioimage_hub.graph.query import access
+from bioimage_hub.graph.query.access import Viewer
+from bioimage_hub.graph.query.compiler import Compiled
 from bioimage_hub.pixels import render
 from bioimage_hub.pixels.graph import READ_PIXELS, representation
 from bioimage_hub.pixels.read import PixelReader, RegionError, make_region
@@ -55,15 +59,19 @@ class PixelsService:
         # repeated requests for one image (a viewer's tiles); a re-registration shows after the TTL.
         self._reps: dict[str, tuple[float, dict[str, Any]]] = {}
 
-    async def lookup(self, image_id: str, log_: StatementLog) -> dict[str, Any]:
+    async def lookup(self, image_id: str, log_: StatementLog, viewer: Viewer | None = None) -> dict[str, Any]:
         assert self.graph is not None, "the app's lifespan did not run"
         ttl = self.settings.pixels_lookup_ttl_s
-        cached = self._reps.get(image_id) if ttl > 0 else None
+        viewer = viewer or Viewer.anonymous()
+        # the embargo makes the answer depend on who asks
+        cache_key = f"{viewer.sees_everything}|{viewer.name}|{image_id}"
+        cached = self._reps.get(cache_key) if ttl > 0 else None
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         token = current_log.set(log_)
         try:
-            rows = await self.graph.run(READ_PIXELS, {"image_id": image_id})
+            compiled = access.apply(Compiled(READ_PIXELS, {"image_id": image_id}), viewer)
+            rows = await self.graph.run(compiled.cypher, compiled.params)
         finally:
             current_log.reset(token)
         if not rows:
@@ -74,7 +82,7 @@ class PixelsService:
         if ttl > 0:
             if len(self._reps) > 10_000:
                 self._reps.clear()
-            self._reps[image_id] = (time.monotonic() + ttl, rep)
+            self._reps[cache_key] = (time.monotonic() + ttl, rep)
         return rep
 
     async def handle(self, request: Request, work: Any) -> Response:
@@ -85,8 +93,11 @@ class PixelsService:
         token = request_counter.set(counter)
         started = time.perf_counter()
         try:
-            rep = await self.lookup(image_id, log_)
+            principal = await principal_from_headers(request.headers, self.graph)
+            rep = await self.lookup(image_id, log_, viewer_of(principal))
             response: Response = await work(rep)
+        except AuthError as exc:
+            response = _error(exc.status, exc.message)
         except RegionError as exc:
             response = _error(400, str(exc))
         except NotFound as exc:

@@ -18,8 +18,10 @@ from strawberry.types import Info
 
 from bioimage_hub.graph.query.compiler import QueryError
 
-Long = strawberry.scalar(
-    NewType("Long", int),
+Long = NewType("Long", int)
+# Registered in the schema's StrawberryConfig.scalar_map (api/schema.py).
+LONG_SCALAR = strawberry.scalar(
+    name="Long",
     serialize=int,
     parse_value=int,
     description="A 64-bit integer (byte offsets in large shards exceed GraphQL's 32-bit Int).",

@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from bioimage_hub.api import types as t
+from bioimage_hub.api.pixels_types import LONG_SCALAR, Long
 from bioimage_hub.api.selection import root_field
 from bioimage_hub.config import PROJECT_ROOT, get_settings
 from bioimage_hub.graph.driver import GraphUnavailable, QueryTimeout
@@ -204,7 +205,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         federation_version="2.9",  # @theguild/federation-composition accepts up to 2.9
         types=[t.Study, t.Dataset, t.Plate, t.Well, t.Image, t.Organism, t.Gene, t.Reagent, t.Phenotype, t.Publication, t.OntologyTerm, t.CrossReference],
-        config=StrawberryConfig(default_resolver=t.dict_resolver),
+        config=StrawberryConfig(default_resolver=t.dict_resolver, scalar_map={Long: LONG_SCALAR}),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaskErrors(should_mask_error=lambda e: not _client_visible(e)),

@@ -537,7 +537,9 @@ class OntologyWriteError(RuntimeError):
 class OntologyWrite:
     """What `write_ontology` did."""
 
-    status: str  # "loaded" (first load), "upgraded", "reloaded" (same version, rewritten), "unchanged"
+    # "loaded" (first load), "upgraded", "reloaded" (same version, rewritten), "unchanged", or
+    # "applied" (unchanged file; the pending replacements of its upgrade were applied)
+    status: str
     report: UpgradeReport | None = None
     created: dict[str, int] = field(default_factory=dict)  # per label / relationship type
     deleted: dict[str, int] = field(default_factory=dict)
@@ -691,6 +693,10 @@ def write_ontology(
             and stored.get("version") == ontology.version
         ):
             result.status = "unchanged"
+            if apply_replacements:
+                result.report = _apply_pending(tx, source, ontology.file_checksum)
+                if result.report is not None:
+                    result.status = "applied"
             return
         is_upgrade = stored is not None and (
             stored.get("version") != ontology.version
@@ -827,21 +833,7 @@ def write_ontology(
         if removed_terms:
             tx.run(UNDEFINE_TERMS, ids=removed_terms, source=source).consume()
         if report is not None and apply_replacements:
-            for rel in ("MAPPED_TO", "IMAGED_BY"):
-                todo = [
-                    {"id": a.id, "term": a.term, "replacement": a.replacement}
-                    for a in report.affected
-                    if a.relationship == rel and a.replacement
-                ]
-                if not todo:
-                    continue
-                moved = {
-                    (r["id"], r["term"])
-                    for r in tx.run(APPLY_REPLACEMENT[rel], rows=todo, at=report.at)
-                }
-                for a in report.affected:
-                    if a.relationship == rel and (a.id, a.term) in moved:
-                        a.applied = True
+            _apply_replacements(tx, report, report.at)
         tx.run(
             SET_ONTOLOGY,
             id=source,
@@ -859,6 +851,46 @@ def write_ontology(
 
     _in_one_transaction(driver, database, work)
     return result
+
+
+def _apply_replacements(tx: neo4j.Transaction, report: UpgradeReport, at: datetime) -> None:
+    """Move every affected annotation that has a single replacement; mark what moved."""
+    for rel in ("MAPPED_TO", "IMAGED_BY"):
+        todo = [
+            {"id": a.id, "term": a.term, "replacement": a.replacement}
+            for a in report.affected
+            if a.relationship == rel and a.replacement and not a.applied
+        ]
+        if not todo:
+            continue
+        moved = {(r["id"], r["term"]) for r in tx.run(APPLY_REPLACEMENT[rel], rows=todo, at=at)}
+        for a in report.affected:
+            if a.relationship == rel and (a.id, a.term) in moved:
+                a.applied = True
+
+
+PENDING_UPGRADE = """
+MATCH (u:OntologyUpgrade {ontology: $source})
+WHERE u.toChecksum = $checksum AND NOT u.applied
+RETURN properties(u) AS u ORDER BY u.at DESC LIMIT 1
+"""
+MARK_APPLIED = "MATCH (u:OntologyUpgrade {id: $id}) SET u.applied = true, u.affected = $affected"
+
+
+def _apply_pending(tx: neo4j.Transaction, source: str, checksum: str | None) -> UpgradeReport | None:
+    """The file is already loaded, but its upgrade's replacements were not applied (the curator
+    reviewed the report first): apply them now and mark the stored report applied. Returns that
+    report, or None when there is nothing pending."""
+    from bioimage_hub.ontology.upgrade import UpgradeReport
+
+    record = tx.run(PENDING_UPGRADE, source=source, checksum=checksum).single()
+    if record is None:
+        return None
+    report = UpgradeReport.from_node(record["u"])
+    _apply_replacements(tx, report, datetime.now(UTC))
+    report.applied = True
+    tx.run(MARK_APPLIED, id=report.id, affected=report.node_properties()["affected"]).consume()
+    return report
 
 
 def _in_one_transaction(

@@ -29,7 +29,7 @@ class LoadResult:
     prefix: str
     version: str | None
     title: str | None
-    status: str  # "loaded" | "upgraded" | "reloaded" | "unchanged"
+    status: str  # "loaded" | "upgraded" | "reloaded" | "unchanged" | "applied" (pending replacements)
     terms: int
     stubs: int
     obsolete: int
