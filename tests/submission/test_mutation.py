@@ -8,10 +8,11 @@ import json
 import pytest
 import strawberry
 from strawberry.extensions import MaskErrors
-from strawberry.schema.config import StrawberryConfig
 from typer.testing import CliRunner
 
 from bioimage_hub.api import mutations
+from bioimage_hub.api import schema as api_schema
+from bioimage_hub.api.federation import FederatedSchema
 from bioimage_hub.api import types as t
 from bioimage_hub.api.context import Context
 from bioimage_hub.api.schema import Query, _client_visible
@@ -21,7 +22,6 @@ from bioimage_hub.graph.driver import GraphReader, async_driver
 from tests.conftest import counts
 from tests.submission.conftest import EXAMPLE, example
 
-pytestmark = pytest.mark.asyncio
 
 SUBMIT = """mutation($doc: JSON!, $acc: String) {
   submitStudy(document: $doc, accession: $acc) { ok accession version created changed errors { path message } } }"""
@@ -42,10 +42,14 @@ class _VersionsQuery(Query):
         return await mutations.study_version_diff(info, accession, from_version, to_version)
 
 
-SCHEMA = strawberry.Schema(
-    query=_VersionsQuery, mutation=mutations.Mutation,
-    types=[t.Study, t.Dataset, t.Plate, t.Well, t.Image, t.Organism, t.Gene, t.Reagent, t.Phenotype, t.Publication, t.OntologyTerm],
-    config=StrawberryConfig(default_resolver=t.dict_resolver),
+# The hub's schema (same types, config and error masking) plus the mutation and version fields.
+SCHEMA = FederatedSchema(
+    query=_VersionsQuery, mutation=mutations.Mutation, federation_version="2.9",
+    types=[
+        t.Study, t.Dataset, t.Plate, t.Well, t.Image, t.Organism, t.Gene, t.Reagent, t.Phenotype, t.Publication,
+        t.OntologyTerm, t.CrossReference,
+    ],
+    config=api_schema.schema.config,
     extensions=[lambda: MaskErrors(should_mask_error=lambda e: not _client_visible(e))],
 )
 
