@@ -33,6 +33,8 @@ async def test_every_study_links_to_its_idr_entry_and_pubmed_ids(gql, graph) -> 
     result = await gql("{ studies(first: 100) { nodes { accession crossReferences { id resource url } } } }")
     for study in result.data["studies"]["nodes"]:
         acc = study["accession"]
+        if acc not in pmids:  # a study submitted by another test, not an IDR import
+            continue
         ids = {x["id"] for x in study["crossReferences"]}
         assert f"idr:{acc}" in ids
         assert {f"pubmed:{p}" for p in pmids[acc]} <= ids

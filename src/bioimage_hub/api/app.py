@@ -14,6 +14,7 @@ from strawberry.asgi import GraphQL
 
 from bioimage_hub.api.auth import AuthGate, viewer_of
 from bioimage_hub.api.context import Context
+from bioimage_hub.api.mutations import close_write_drivers
 from bioimage_hub.api.pixels_routes import PixelsService
 from bioimage_hub.api.schema import schema
 from bioimage_hub.config import Settings, get_settings
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await graphql.reader.close()
+            close_write_drivers()
 
     async def health(_request: Request) -> JSONResponse:
         try:

@@ -103,12 +103,23 @@ class VersionChange:
     new: JSON | None
 
 
+HTTP_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404}
+
+
+def _refuse(info: Info, message: str, code: str) -> GraphQLError:
+    """A refusal, also reflected in the HTTP status (401 no/bad token, 403 wrong role/owner)."""
+    response = getattr(info.context, "response", None)
+    if response is not None and code in HTTP_STATUS:
+        response.status_code = HTTP_STATUS[code]
+    return _error(message, code)
+
+
 def _principal(info: Info) -> Any:
     principal = getattr(info.context, "principal", None)
     if principal is None:
-        raise _error("submitting needs an API token: send `Authorization: Bearer <token>`", "UNAUTHENTICATED")
+        raise _refuse(info, "submitting needs an API token: send `Authorization: Bearer <token>`", "UNAUTHENTICATED")
     if getattr(principal, "role", None) not in ROLES:
-        raise _error("this token has no role that may submit", "FORBIDDEN")
+        raise _refuse(info, "this token has no role that may submit", "FORBIDDEN")
     return principal
 
 
@@ -138,7 +149,7 @@ class Mutation:
                 errors=[SubmissionProblem(path=p.path, message=p.message) for p in exc.problems],
             )
         except SubmissionRefused as exc:
-            raise _error(str(exc), exc.code) from exc
+            raise _refuse(info, str(exc), exc.code) from exc
         except GraphUnavailable as exc:
             raise _error("the graph database is unavailable; try again later", "UNAVAILABLE") from exc
         return SubmitStudyResult(ok=True, accession=result.accession, version=result.version, created=result.created,

@@ -16,6 +16,7 @@ from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
+from bioimage_hub.api import mutations
 from bioimage_hub.api import types as t
 from bioimage_hub.api.pixels_types import LONG_SCALAR, Long
 from bioimage_hub.api.selection import root_field
@@ -153,6 +154,20 @@ class Query:
     ) -> t.Connection[t.CrossReference]:
         return t.make_connection(await execute(info, roots.cross_links), after)
 
+    @strawberry.field(description="Every accepted version of a submitted study, oldest first.")
+    async def study_versions(self, info: Info, accession: str) -> list[mutations.StudyVersion]:
+        return await mutations.study_versions(info, accession)
+
+    @strawberry.field(description="One version of a submitted study, with its document as accepted.")
+    async def study_version(self, info: Info, accession: str, version: int) -> mutations.StudyVersion | None:
+        return await mutations.study_version(info, accession, version)
+
+    @strawberry.field(description="What changed between two versions of a submitted study.")
+    async def study_version_diff(
+        self, info: Info, accession: str, from_version: int, to_version: int
+    ) -> list[mutations.VersionChange] | None:
+        return await mutations.study_version_diff(info, accession, from_version, to_version)
+
     @strawberry.field(description="All organisms.")
     async def organisms(self, info: Info) -> list[t.Organism]:
         return await execute(info, roots.organisms)
@@ -203,6 +218,7 @@ def build_schema() -> strawberry.Schema:
 
     return FederatedSchema(
         query=Query,
+        mutation=mutations.Mutation,
         federation_version="2.9",  # @theguild/federation-composition accepts up to 2.9
         types=[t.Study, t.Dataset, t.Plate, t.Well, t.Image, t.Organism, t.Gene, t.Reagent, t.Phenotype, t.Publication, t.OntologyTerm, t.CrossReference],
         config=StrawberryConfig(default_resolver=t.dict_resolver, scalar_map={Long: LONG_SCALAR}),

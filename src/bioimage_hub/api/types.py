@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 import strawberry.federation
@@ -130,6 +130,12 @@ class Study(_FromGraph, Node):
 
     @strawberry.field
     def organisms(self, root: strawberry.Parent[dict], info: Info) -> list["Organism"]:
+        return _related(root, info)
+
+    @strawberry.field(description="Accepted versions (submitted studies; empty for imports), oldest first by id.")
+    def versions(
+        self, root: strawberry.Parent[dict], info: Info
+    ) -> list[Annotated["StudyVersion", strawberry.lazy("bioimage_hub.api.mutations")]]:
         return _related(root, info)
 
     @strawberry.field(description="The study's author-named phenotypes and their ontology mappings.")

@@ -347,9 +347,27 @@ ONTOLOGY = NodeType(
     ),
 )
 
+STUDY_VERSION = NodeType(
+    "StudyVersion",
+    "StudyVersion",
+    "version",  # lists order by version number
+    _scalars(
+        accession="{v}.accession",
+        version="{v}.version",
+        checksum="{v}.checksum",
+        created_at="toString({v}.createdAt)",
+        submitted_by="{v}.submittedBy",
+        current="EXISTS { ({v})-[:VERSION_OF]->(cs:Study) WHERE cs.version = {v}.version }",
+    ),
+)
+STUDY.relations["versions"] = Relation.fixed(
+    "StudyVersion", "({src})<-[:VERSION_OF]-({dst}:StudyVersion)", limit=10000
+)
+
 TYPES: dict[str, NodeType] = {
     t.name: t
-    for t in (STUDY, DATASET, PLATE, WELL, IMAGE, ORGANISM, GENE, REAGENT, PHENOTYPE, PUBLICATION, TERM, ONTOLOGY)
+    for t in (STUDY, DATASET, PLATE, WELL, IMAGE, ORGANISM, GENE, REAGENT, PHENOTYPE, PUBLICATION, TERM, ONTOLOGY,
+              STUDY_VERSION)
 }
 
 # Types reachable by `node(id)`, in the order their keys are tried.
