@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(default=200000, description="page size x nested cost, per request")
     query_timeout_s: float = Field(default=15.0, description="Neo4j transaction timeout for reads")
     graphiql: bool = True
+    max_ontology_upload_bytes: int = Field(default=50_000_000, description="loadOntology mutation limit")
     expose_cypher: bool = Field(default=False, description="return generated Cypher in extensions (debug)")
 
     # Submissions: accessions are `<accession_prefix><n>` (S-HUB1, S-HUB2, ...).

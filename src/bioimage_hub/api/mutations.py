@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -154,6 +154,24 @@ class Mutation:
             raise _error("the graph database is unavailable; try again later", "UNAVAILABLE") from exc
         return SubmitStudyResult(ok=True, accession=result.accession, version=result.version, created=result.created,
                                  changed=result.changed, checksum=result.checksum, errors=[])
+
+
+    @strawberry.mutation(
+        description="Load or upgrade an ontology from its file text (OBO, OBO Graphs JSON, RDF/XML); curators only. "
+        "An upgrade returns its report; applyReplacements moves annotations off obsolete terms."
+    )
+    async def load_ontology(
+        self,
+        info: Info,
+        content: str,
+        filename: str,
+        ontology: str | None = None,
+        version: str | None = None,
+        apply_replacements: bool = False,
+    ) -> Annotated["LoadOntologyResult", strawberry.lazy("bioimage_hub.api.ontology_types")]:
+        from bioimage_hub.api.ontology_types import load_ontology_mutation
+
+        return await load_ontology_mutation(info, content, filename, ontology, version, apply_replacements)
 
 
 # --------------------------------------------------------------------------- read helpers

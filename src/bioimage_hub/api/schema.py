@@ -16,7 +16,7 @@ from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
-from bioimage_hub.api import mutations
+from bioimage_hub.api import mutations, ontology_types
 from bioimage_hub.api import types as t
 from bioimage_hub.api.pixels_types import LONG_SCALAR, Long
 from bioimage_hub.api.selection import root_field
@@ -167,6 +167,10 @@ class Query:
         self, info: Info, accession: str, from_version: int, to_version: int
     ) -> list[mutations.VersionChange] | None:
         return await mutations.study_version_diff(info, accession, from_version, to_version)
+
+    @strawberry.field(description="Reports of ontology upgrades (newest first): what changed and which annotations it affects.")
+    async def ontology_upgrades(self, info: Info, ontology: str | None = None) -> list[ontology_types.OntologyUpgrade]:
+        return await ontology_types.ontology_upgrades(info, ontology)
 
     @strawberry.field(description="All organisms.")
     async def organisms(self, info: Info) -> list[t.Organism]:
