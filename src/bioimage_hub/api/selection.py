@@ -55,6 +55,16 @@ class Field:
     def children_named(self, name: str) -> list["Field"]:
         return [c for c in self.children if c.name == name]
 
+    def node_selection(self) -> "Field":
+        """For a connection field: what is selected on its nodes, via `nodes` and `edges.node` alike."""
+        merged: list[Field] = []
+        for nodes in self.children_named("nodes"):
+            merged.extend(nodes.children)
+        for edges in self.children_named("edges"):
+            for node in edges.children_named("node"):
+                merged.extend(node.children)
+        return Field("node", "node", {}, None, merged)
+
 
 def _included(node: Any, variables: Any) -> bool:
     skip = get_directive_values(GraphQLSkipDirective, node, variables)

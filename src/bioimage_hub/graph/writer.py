@@ -196,15 +196,9 @@ SET w.name = row.well, w.row = row.row, w.column = row.column, w.study = d.study
 MERGE (p)-[:HAS_WELL]->(w)
 """
 
-IMAGES = """
-UNWIND $rows AS row
-MATCH (d:Dataset {id: row.dataset})
-MERGE (i:Image {id: row.id})
-SET i.name = row.name, i.datasetName = row.dataset_name, i.study = d.study,
-    i.annotated = row.annotated, i.controlType = row.control_type, i.comments = row.comments,
-    i.attributes = row.attributes
-MERGE (d)-[:HAS_IMAGE]->(i)
-WITH i, row
+# Links of each image row (well, organism, genes, reagents, phenotypes); shared with the
+# submission writer, which creates images the same way.
+IMAGE_LINKS = """
 CALL (i, row) {
   WITH i, row WHERE row.well_id IS NOT NULL
   MATCH (w:Well {id: row.well_id})
@@ -231,6 +225,17 @@ CALL (i, row) {
   MERGE (i)-[:HAS_PHENOTYPE]->(p)
 }
 """
+
+IMAGES = """
+UNWIND $rows AS row
+MATCH (d:Dataset {id: row.dataset})
+MERGE (i:Image {id: row.id})
+SET i.name = row.name, i.datasetName = row.dataset_name, i.study = d.study,
+    i.annotated = row.annotated, i.controlType = row.control_type, i.comments = row.comments,
+    i.attributes = row.attributes
+MERGE (d)-[:HAS_IMAGE]->(i)
+WITH i, row
+""" + IMAGE_LINKS
 
 
 def _image_rows(parsed: idr.ParsedStudy) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from typing import Any
 import neo4j
 
 from bioimage_hub.graph import writer as graph_writer
-from bioimage_hub.graph.writer import BATCH_SIZE, REAGENT_LABELS, batches
+from bioimage_hub.graph.writer import BATCH_SIZE, IMAGE_LINKS, REAGENT_LABELS, batches
 from bioimage_hub.importers.idr.reader import parse_well
 from bioimage_hub.models.submission import LICENCES, Submission
 from bioimage_hub.submission.validate import ValidSubmission
@@ -119,31 +119,7 @@ SET i.rowHash = row.hash, i.name = row.name, i.datasetName = null, i.study = d.s
     i.omeZarrUrl = row.ome_zarr_url
 MERGE (d)-[:HAS_IMAGE]->(i)
 WITH i, row
-CALL (i, row) {
-  WITH i, row WHERE row.well_id IS NOT NULL
-  MATCH (w:Well {id: row.well_id})
-  MERGE (w)-[:HAS_IMAGE]->(i)
-}
-CALL (i, row) {
-  MATCH (o:Organism {id: row.organism_id})
-  MERGE (i)-[:OF_ORGANISM]->(o)
-}
-CALL (i, row) {
-  UNWIND row.gene_ids AS gid
-  MATCH (g:Gene {id: gid})
-  MERGE (i)-[:HAS_GENE]->(g)
-}
-CALL (i, row) {
-  UNWIND row.reagent_ids AS rid
-  MATCH (r:Reagent {id: rid})
-  MERGE (i)-[:HAS_REAGENT]->(r)
-}
-CALL (i, row) {
-  UNWIND row.phenotype_ids AS pid
-  MATCH (p:Phenotype {id: pid})
-  MERGE (i)-[:HAS_PHENOTYPE]->(p)
-}
-"""
+""" + IMAGE_LINKS
 
 
 @dataclass

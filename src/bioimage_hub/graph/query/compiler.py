@@ -167,12 +167,7 @@ class Compiler:
     ) -> str:
         node_type: NodeType = TYPES[target]
         first = self.page_size(f)
-        node_fields: list[Field] = []
-        for nodes in f.children_named("nodes"):
-            node_fields.extend(nodes.for_type(target))
-        for edges in f.children_named("edges"):
-            for node in edges.children_named("node"):
-                node_fields.extend(node.for_type(target))
+        nodes = f.node_selection()
         wants_page = any(c.name in ("nodes", "edges", "pageInfo") for c in f.children)
         wants_total = any(c.name == "totalCount" for c in f.children)
         body = self._body(matches, where)
@@ -183,8 +178,7 @@ class Compiler:
             keyset = ""
             if after is not None:
                 keyset = f" WHERE {dst}.{node_type.key} > {self.param(decode_cursor(after))}"
-            holder = Field("node", "node", {}, None, node_fields)
-            projection = self.project(target, dst, holder.for_type(target), cursor=True)
+            projection = self.project(target, dst, nodes.for_type(target), cursor=True)
             parts.append(
                 f"page: COLLECT {{ {body} {with_}{keyset} "
                 f"ORDER BY {dst}.{node_type.key} LIMIT {first + 1} RETURN {projection} }}"

@@ -29,14 +29,7 @@ def field_cost(type_name: str, f: Field, default_page_size: int) -> int:
             continue
         if rel.kind == "connection":
             size = child.args.get("first") or default_page_size
-            inner = 0
-            for part in child.children:
-                if part.name == "nodes":
-                    inner = max(inner, field_cost(rel.target, part, default_page_size))
-                elif part.name == "edges":
-                    for node in part.children_named("node"):
-                        inner = max(inner, field_cost(rel.target, node, default_page_size))
-            total += 1 + int(size) * inner
+            total += 1 + int(size) * field_cost(rel.target, child.node_selection(), default_page_size)
         elif rel.kind == "one":
             total += field_cost(rel.target, child, default_page_size)
         else:
@@ -53,14 +46,7 @@ def root_cost(target: str | None, kind: str, f: Field, default_page_size: int) -
         return 1
     if kind == "connection":
         size = f.args.get("first") or default_page_size
-        inner = 0
-        for part in f.children:
-            if part.name == "nodes":
-                inner = max(inner, field_cost(target, part, default_page_size))
-            elif part.name == "edges":
-                for node in part.children_named("node"):
-                    inner = max(inner, field_cost(target, node, default_page_size))
-        return 1 + int(size) * inner
+        return 1 + int(size) * field_cost(target, f.node_selection(), default_page_size)
     if kind == "list":
         return LIST_SIZE * field_cost(target, f, default_page_size)
     return field_cost(target, f, default_page_size)
@@ -91,15 +77,10 @@ def request_field_cost(f: Field, default_page_size: int) -> int:
         return max(field_cost(t, f, default_page_size) for t in TYPES)
     if f.name == "searchTerms":
         size = f.args.get("first") or default_page_size
-        inner = 1
-        for part in f.children:
-            nodes = part.children if part.name == "nodes" else [
-                g for n in part.children_named("node") for g in n.children
-            ]
-            for hit in nodes:
-                if hit.name == "term":
-                    inner = max(inner, 1 + field_cost("OntologyTerm", hit, default_page_size))
-        return 1 + int(size) * inner
+        terms = Field("term", "term", {}, None, [
+            g for hit in f.node_selection().children_named("term") for g in hit.children
+        ])
+        return 1 + int(size) * (1 + field_cost("OntologyTerm", terms, default_page_size))
     if f.name == "_entities":
         count = len(f.args.get("representations") or [])
         return 1 + count * max(field_cost(t, f, default_page_size) for t in ("Study", "Image", "Gene", "OntologyTerm", "Publication"))

@@ -249,16 +249,9 @@ def search_terms(c: Compiler, f: Field) -> Compiled:
             raise QueryError(f"after: {after!r} is not a searchTerms cursor")
         k = c.param(key)
         keyset = f"WHERE [tier, len, t.id] > {k} "
-    term_fields: list[Field] = []
-    for part in ("nodes", "edges"):
-        for holder in f.children_named(part):
-            nodes = holder.children if part == "nodes" else [
-                g for n in holder.children_named("node") for g in n.children
-            ]
-            for child in nodes:
-                if child.name == "term":
-                    term_fields.extend(child.for_type("OntologyTerm"))
-    term_holder = Field("term", "term", {}, None, term_fields)
+    term_holder = Field("term", "term", {}, None, [
+        g for hit in f.node_selection().children_named("term") for g in hit.children
+    ])
     projection = c.project("OntologyTerm", "t", term_holder.for_type("OntologyTerm"))
     # Everything sits inside one COLLECT subquery, so outer variables (the access preamble's
     # `hidden`) stay in scope through its WITH clauses.
