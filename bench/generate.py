@@ -403,6 +403,49 @@ def delete_prefix(driver: neo4j.Driver, database: str, prefix: str) -> None:
             ).consume()
 
 
+def shared_ids(cfg: Config) -> dict[str, set[str]]:
+    """Ids of the shared nodes (genes, reagents, publications, cross-references) the archive's
+    studies reference, by label: what a clean-up must remove besides the studies' own nodes."""
+    from bioimage_hub.graph import writer
+
+    _patch_xrefs()
+    arc = Archive.build(cfg)
+    out: dict[str, set[str]] = {"Gene": set(), "Reagent": set(), "Publication": set(), "CrossReference": set(),
+                                "Organism": {o[0] for o in ORGANISMS}}
+    for index in range(cfg.n_studies):
+        parsed = make_study(arc, index)
+        out["Gene"].update(g.id for g in parsed.genes)
+        out["Reagent"].update(r.id for r in parsed.reagents)
+        out["Publication"].update(p.id for p in parsed.publications)
+        out["CrossReference"].update(x.curie for x in writer.xrefs_from_parsed_study(parsed))
+    return out
+
+
+def existing_ids(driver: neo4j.Driver, database: str, ids: dict[str, set[str]]) -> dict[str, set[str]]:
+    out = {}
+    for label, keys in ids.items():
+        rec, _, _ = driver.execute_query(
+            f"UNWIND $ids AS k MATCH (n:{label} {{id: k}}) RETURN collect(n.id) AS found", ids=sorted(keys),
+            database_=database,
+        )
+        out[label] = set(rec[0]["found"])
+    return out
+
+
+def remove(driver: neo4j.Driver, database: str, cfg: Config, keep: dict[str, set[str]] | None = None) -> None:
+    """Delete the archive: its studies and what they own, and the shared nodes it created
+    (all its shared ids except those in `keep`, e.g. nodes that existed before it was loaded)."""
+    delete_prefix(driver, database, cfg.prefix)
+    keep = keep or {}
+    for label, keys in shared_ids(cfg).items():
+        doomed = sorted(keys - keep.get(label, set()))
+        for chunk in range(0, len(doomed), 5000):
+            driver.execute_query(
+                f"UNWIND $ids AS k MATCH (n:{label} {{id: k}}) DETACH DELETE n",
+                ids=doomed[chunk : chunk + 5000], database_=database,
+            )
+
+
 def _console() -> Any:
     from rich.console import Console
 

@@ -254,9 +254,10 @@ def targets(driver: neo4j.Driver, db: str, cfg: gen.Config) -> dict[str, Any]:
     top = arc.cmpo.rank(0)  # type: ignore[union-attr]
     parent = q("MATCH (:OntologyTerm {id: $t})-[:IS_A]->(p:OntologyTerm) RETURN p.id AS id ORDER BY id LIMIT 1", t=top)
     pheno = parent[0]["id"] if parent else top
-    big = q("MATCH (d:Dataset {kind: 'screen'}) WITH d.study AS s, COUNT { (d)-[:HAS_PLATE]->() } AS n "
+    big = q("MATCH (d:Dataset {kind: 'screen'}) WHERE d.study STARTS WITH $prefix "
+            "WITH d.study AS s, COUNT { (d)-[:HAS_PLATE]->() } AS n "
             "MATCH (st:Study {accession: s}) WHERE NOT st.releaseDate > date() "
-            "RETURN s ORDER BY n DESC, s LIMIT 1")[0]["s"]
+            "RETURN s ORDER BY n DESC, s LIMIT 1", prefix=cfg.prefix)[0]["s"]
     images = q("MATCH (i:Image {study: $s}) RETURN i.id AS id ORDER BY id", s=big)
     accs = [arc.accession(i) for i in range(0, cfg.n_studies, max(1, cfg.n_studies // 25))]
     reps = q("UNWIND $accs AS a CALL (a) { MATCH (i:Image {study: a}) RETURN i.id AS id ORDER BY id LIMIT 2 } "

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -25,22 +26,35 @@ class Settings(BaseSettings):
 
     # Embedded Neo4j (only used when neo4j_uri is unset).
     embedded_home: Path = Field(default=PROJECT_ROOT / "var" / "neo4j")
-    embedded_bolt_port: int = 7687
-    embedded_http_port: int | None = None
+    embedded_bolt_port: int = Field(default=7687, ge=1, le=65535)
+    embedded_http_port: int | None = Field(default=None, ge=1, le=65535)
     # A big ontology is written in ONE transaction (hp.obo: ~1.2 GB of transaction state, ~0.5M
     # relationships with their closures), so the JVM heap and the transaction-memory cap leave
     # room for it; the heap is only taken as it is used.
     embedded_heap: str = "3g"
     embedded_tx_memory: str = Field(default="2g", description="embedded: global cap on transaction memory")
 
+    # Neo4j driver: how long a read waits for an unreachable server before the API answers 503
+    neo4j_connection_timeout_s: float = Field(default=5.0, gt=0, description="connect timeout per attempt")
+    neo4j_retry_time_s: float = Field(default=5.0, ge=0, description="retry transient failures (server down) this long")
+
     # GraphQL
-    max_page_size: int = 100
-    default_page_size: int = 20
-    max_query_depth: int = 12
-    max_query_cost: int = Field(default=200000, description="page size x nested cost, per request")
-    query_timeout_s: float = Field(default=15.0, description="Neo4j transaction timeout for reads")
+    max_page_size: int = Field(default=100, ge=1)
+    default_page_size: int = Field(default=20, ge=0)
+    max_query_depth: int = Field(default=12, ge=1)
+    max_query_cost: int = Field(default=200000, ge=1, description="page size x nested cost, per request")
+    query_timeout_s: float = Field(default=15.0, gt=0, description="Neo4j transaction timeout for reads")
     graphiql: bool = True
-    max_ontology_upload_bytes: int = Field(default=50_000_000, description="loadOntology mutation limit")
+    max_ontology_upload_bytes: int = Field(default=50_000_000, ge=1, description="loadOntology mutation limit")
+    # HTTP: a POST body larger than this is refused with 413 before it is read (loadOntology sends
+    # the ontology's text inside the JSON body, so this stays above max_ontology_upload_bytes).
+    max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="largest accepted request body")
+    graphql_batching: bool = Field(default=False, description="accept JSON arrays of operations in one POST")
+
+    # Operations: logs (one line per request) and metrics
+    log_format: Literal["json", "text"] = Field(default="json", description="request/app log lines: json or text")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_enabled: bool = Field(default=True, description="serve Prometheus metrics on /metrics")
     expose_cypher: bool = Field(default=False, description="return generated Cypher in extensions (debug)")
 
     # Submissions: accessions are `<accession_prefix><n>` (S-HUB1, S-HUB2, ...).
@@ -70,6 +84,16 @@ class Settings(BaseSettings):
         default=5.0, description="cache an image's representation (graph lookup) this long in the pixel routes; 0 = off"
     )
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError(
+                f"DEFAULT_PAGE_SIZE ({self.default_page_size}) must not exceed MAX_PAGE_SIZE ({self.max_page_size})"
+            )
+        if self.neo4j_uri is not None and "://" not in self.neo4j_uri:
+            raise ValueError(f"NEO4J_URI={self.neo4j_uri!r} must be a URI such as neo4j://host:7687 or bolt://host:7687")
+        return self
+
     @property
     def embedded(self) -> bool:
         return self.neo4j_uri is None
@@ -79,6 +103,34 @@ class Settings(BaseSettings):
         return self.neo4j_uri or f"bolt://127.0.0.1:{self.embedded_bolt_port}"
 
 
+class ConfigError(ValueError):
+    """The configuration (environment / .env) is invalid; the message names every bad variable."""
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, naming the environment variable (upper case), its value and what is wrong."""
+    lines = []
+    for problem in exc.errors():
+        loc = [str(part) for part in problem.get("loc", ()) if str(part)]
+        message = problem.get("msg", "invalid")
+        if loc:
+            name = loc[0].upper()
+            value = problem.get("input")
+            shown = "" if isinstance(value, dict) or "secret" in name.lower() or "password" in name.lower() else f"={value!r}"
+            lines.append(f"{name}{shown}: {message}")
+        else:  # a cross-field check; its message names the variables
+            lines.append(message.removeprefix("Value error, "))
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, or `ConfigError` with a message naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

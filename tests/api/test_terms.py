@@ -177,3 +177,15 @@ async def test_search_excludes_obsolete_unless_asked(gql) -> None:
 async def test_search_rejects_empty_query(gql) -> None:
     result = await gql('{ searchTerms(query: "   ") { nodes { matchedText } } }', ok=False)
     assert "query" in result.errors[0]["message"]
+
+
+@pytest.mark.parametrize("query", ["nucleus", "cell", "mito", "ce"])
+async def test_short_first_page_equals_the_head_of_the_full_ranking(gql, query) -> None:
+    # the first page skips the word/substring tiers when exact+prefix tiers fill it: same answer
+    full = await gql('query($q: String!) { searchTerms(query: $q, first: 100) { nodes { term { id } matchType } } }', {"q": query})
+    for size in (1, 3, 10):
+        page = await gql('query($q: String!, $n: Int!) { searchTerms(query: $q, first: $n) { pageInfo { hasNextPage } nodes { term { id } matchType } } }',
+                         {"q": query, "n": size})
+        nodes = full.data["searchTerms"]["nodes"]
+        assert page.data["searchTerms"]["nodes"] == nodes[:size]
+        assert page.data["searchTerms"]["pageInfo"]["hasNextPage"] is (len(nodes) > size)

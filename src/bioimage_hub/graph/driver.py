@@ -37,8 +37,17 @@ def sync_driver(settings: Settings) -> neo4j.Driver:
 
 def async_driver(settings: Settings) -> neo4j.AsyncDriver:
     """The API's driver; create one per process and close it on shutdown."""
+    # With the server down, a read fails after neo4j_retry_time_s (the driver's default, 30 s, would
+    # hold every request that long) and the API answers 503; the pool reconnects by itself when
+    # the server is back.
     return AsyncGraphDatabase.driver(
-        settings.uri, auth=_auth(settings), max_connection_pool_size=50, notifications_min_severity="OFF"
+        settings.uri,
+        auth=_auth(settings),
+        max_connection_pool_size=50,
+        notifications_min_severity="OFF",
+        connection_timeout=settings.neo4j_connection_timeout_s,
+        connection_acquisition_timeout=settings.neo4j_connection_timeout_s + settings.neo4j_retry_time_s + 5,
+        max_transaction_retry_time=settings.neo4j_retry_time_s,
     )
 
 
@@ -57,6 +66,10 @@ class StatementLog:
 current_log: contextvars.ContextVar[StatementLog | None] = contextvars.ContextVar(
     "current_statement_log", default=None
 )
+# Every statement of the whole HTTP request (set by the ops middleware: logs and metrics), whichever
+# StatementLog the route keeps for its own headers.
+request_log: contextvars.ContextVar[StatementLog | None] = contextvars.ContextVar("request_statement_log", default=None)
+UNAVAILABLE_MESSAGE = "the graph database is unavailable; try again later"
 
 
 class GraphReader:
@@ -70,6 +83,7 @@ class GraphReader:
     async def run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         params = params or {}
         log = current_log.get()
+        whole = request_log.get()
         started = time.perf_counter()
         try:
             records, _, _ = await self._driver.execute_query(
@@ -79,15 +93,16 @@ class GraphReader:
                 routing_=neo4j.RoutingControl.READ,
             )
         except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired) as exc:
-            raise GraphUnavailable(str(exc)) from exc
+            raise GraphUnavailable(UNAVAILABLE_MESSAGE) from exc
         except neo4j.exceptions.Neo4jError as exc:
             if "TransactionTimedOut" in (exc.code or "") or "Terminated" in (exc.code or ""):
                 raise QueryTimeout(f"the query ran longer than {self._timeout_s} s") from exc
             raise
         finally:
-            if log is not None:
-                log.statements.append((query, params))
-                log.elapsed_ms += (time.perf_counter() - started) * 1000
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            for target in {id(t): t for t in (log, whole) if t is not None}.values():
+                target.statements.append((query, params))
+                target.elapsed_ms += elapsed_ms
         return [record.data() for record in records]
 
     @property

@@ -167,9 +167,9 @@ IMAGE = NodeType(
         attributes_json="{v}.attributes",
     ),
     {
-        "study": Relation.fixed(
-            "Study", "({src})<-[:HAS_IMAGE]-(:Dataset)<-[:HAS_DATASET]-({dst}:Study)", "one"
-        ),
+        # Every image carries its study's accession (written by both writers): a unique-index
+        # seek instead of two expands per image (issue 7: _entities, deep lists).
+        "study": Relation.fixed("Study", "({dst}:Study {accession: {src}.study})", "one"),
         "dataset": Relation.fixed("Dataset", "({src})<-[:HAS_IMAGE]-({dst}:Dataset)", "one"),
         "well": Relation.fixed("Well", "({src})<-[:HAS_IMAGE]-({dst}:Well)", "one"),
         "organism": Relation.fixed("Organism", "({src})-[:OF_ORGANISM]->({dst}:Organism)", "one"),

@@ -164,7 +164,10 @@ class Compiler:
         f: Field,
         distinct: bool = False,
         where: list[str] | None = None,
+        order: list[str] | None = None,
     ) -> str:
+        """`order`: expressions fixed by the filter (equalities) put before the key in ORDER BY, so
+        the planner can read a composite index (e.g. Image(study, id)) in order and stop at the page."""
         node_type: NodeType = TYPES[target]
         first = self.page_size(f)
         nodes = f.node_selection()
@@ -179,9 +182,10 @@ class Compiler:
             if after is not None:
                 keyset = f" WHERE {dst}.{node_type.key} > {self.param(decode_cursor(after))}"
             projection = self.project(target, dst, nodes.for_type(target), cursor=True)
+            order_by = ", ".join([*(order or []), f"{dst}.{node_type.key}"])
             parts.append(
                 f"page: COLLECT {{ {body} {with_}{keyset} "
-                f"ORDER BY {dst}.{node_type.key} LIMIT {first + 1} RETURN {projection} }}"
+                f"ORDER BY {order_by} LIMIT {first + 1} RETURN {projection} }}"
             )
         if wants_total:
             parts.append(f"totalCount: COUNT {{ {body} {with_} RETURN {dst} }}")
@@ -198,10 +202,11 @@ def compile_root(
     dst: str,
     distinct: bool = False,
     where: list[str] | None = None,
+    order: list[str] | None = None,
 ) -> Compiled:
     """Wrap one root field's expression as a statement returning a single `result` column."""
     if kind == "connection":
-        expr = compiler.connection(target, dst, matches, f, distinct=distinct, where=where)
+        expr = compiler.connection(target, dst, matches, f, distinct=distinct, where=where, order=order)
     elif kind == "one":
         expr = compiler.one(target, dst, matches, f, where=where)
     else:

@@ -89,7 +89,12 @@ def _organism_id(value: str) -> str:
 def images(c: Compiler, f: Field) -> Compiled:
     dst = c.var()
     matches, where, distinct, calls = image_filter(c, dst, f.args.get("filter"))
-    return compile_root(c, "Image", "connection", [*calls, *matches], f, dst, distinct, where)
+    order = None
+    if _arg(f.args.get("filter"), "study") and matches == [f"({dst}:Image)"] and not calls:
+        # Only a study filter: seek Image(study, id) from the cursor, in index order (009_*.cypher);
+        # ordering by (study, id) under `study = $s` is the id order the cursors encode.
+        order = [f"{dst}.study"]
+    return compile_root(c, "Image", "connection", [*calls, *matches], f, dst, distinct, where, order)
 
 
 def image(c: Compiler, f: Field) -> Compiled:
@@ -229,19 +234,21 @@ def search_terms(c: Compiler, f: Field) -> Compiled:
         filters.append("NOT coalesce(n.obsolete, false)")
     where = (" AND " + " AND ".join(filters)) if filters else ""
     words = lucene_words(text)
-    tiers = [
+    early = [
         f"MATCH (n:TermName) WHERE n.textLower = {q} AND n.kind = 'label'{where} RETURN n, 0 AS tier",
         f"MATCH (n:TermName) WHERE n.textLower = {q} AND n.kind = 'synonym'{where} RETURN n, 1 AS tier",
         f"MATCH (n:TermName) WHERE n.textLower STARTS WITH {q} AND n.kind = 'label'{where} RETURN n, 2 AS tier",
     ]
+    late = []
     if words:
-        tiers.append(
+        late.append(
             f"CALL db.index.fulltext.queryNodes('term_names', {c.param(words)}, {{limit: 2000}}) "
             f"YIELD node AS n WITH n WHERE true{where} RETURN n, 3 AS tier"
         )
-    tiers.append(f"MATCH (n:TermName) WHERE n.textLower CONTAINS {q}{where} RETURN n, 4 AS tier")
+    late.append(f"MATCH (n:TermName) WHERE n.textLower CONTAINS {q}{where} RETURN n, 4 AS tier")
     keyset = ""
-    if (after := f.args.get("after")) is not None:
+    after = f.args.get("after")
+    if after is not None:
         from bioimage_hub.graph.query.cursor import decode_cursor
 
         key = decode_cursor(after)
@@ -255,11 +262,20 @@ def search_terms(c: Compiler, f: Field) -> Compiled:
     projection = c.project("OntologyTerm", "t", term_holder.for_type("OntologyTerm"))
     # Everything sits inside one COLLECT subquery, so outer variables (the access preamble's
     # `hidden`) stay in scope through its WITH clauses.
+    # Autocomplete: the word and substring tiers (the expensive ones for short prefixes) only run
+    # when the exact and prefix tiers found fewer terms than the page needs — their hits would
+    # all sort after those anyway. With a cursor every tier runs.
+    need = c.param(first + 1 if after is None else 2**31)
     cypher = (
         "RETURN {page: COLLECT { "
-        "CALL () { " + " UNION ALL ".join(tiers) + " } "
+        "CALL () { " + " UNION ALL ".join(early) + " } "
         "MATCH (n)-[:NAMES]->(t:OntologyTerm) "
-        "WITH t, n, tier ORDER BY tier, size(n.text) "
+        "WITH collect({t: t, n: n, tier: tier}) AS early, count(DISTINCT t) AS found "
+        "CALL (found) { WITH found WHERE found < " + need + " "
+        "CALL () { " + " UNION ALL ".join(late) + " } "
+        "MATCH (n)-[:NAMES]->(t:OntologyTerm) RETURN collect({t: t, n: n, tier: tier}) AS late } "
+        "UNWIND early + late AS hit "
+        "WITH hit.t AS t, hit.n AS n, hit.tier AS tier ORDER BY tier, size(n.text) "
         "WITH t, collect({tier: tier, text: n.text, scope: n.scope})[0] AS best "
         "WITH t, best, best.tier AS tier, size(coalesce(t.label, t.id)) AS len "
         f"{keyset}"
