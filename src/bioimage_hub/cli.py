@@ -28,6 +28,20 @@ import_app = typer.Typer(help="Import study metadata.", no_args_is_help=True)
 ontology_app = typer.Typer(help="Load ontologies (term sets).", no_args_is_help=True)
 app.add_typer(neo4j_app, name="neo4j")
 app.add_typer(import_app, name="import")
+
+
+@app.callback()
+def _validate_configuration() -> None:
+    """Settings are checked before any command runs: a bad value stops with a message naming it."""
+    from bioimage_hub.config import ConfigError
+
+    try:
+        get_settings()
+    except ConfigError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
 app.add_typer(ontology_app, name="ontology")
 
 err = Console(stderr=True, soft_wrap=True)  # messages stay on one line for scripts and logs
@@ -468,8 +482,14 @@ def serve(
 
     from bioimage_hub.api.app import create_app
 
+    from bioimage_hub.api.ops import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)  # LOG_FORMAT=json|text; one line per request from the app itself
     err.print(f"BioImage Hub on http://{host}:{port}/graphql")
-    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+    # timeout_graceful_shutdown: on SIGTERM, stop accepting and let in-flight requests finish
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+                access_log=False, log_config=None, timeout_graceful_shutdown=settings.shutdown_grace_s)
 
 
 @app.command("export-schema")

@@ -49,12 +49,12 @@ class Settings(BaseSettings):
     # HTTP: a POST body larger than this is refused with 413 before it is read (loadOntology sends
     # the ontology's text inside the JSON body, so this stays above max_ontology_upload_bytes).
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="largest accepted request body")
-    graphql_batching: bool = Field(default=False, description="accept JSON arrays of operations in one POST")
 
     # Operations: logs (one line per request) and metrics
     log_format: Literal["json", "text"] = Field(default="json", description="request/app log lines: json or text")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics_enabled: bool = Field(default=True, description="serve Prometheus metrics on /metrics")
+    shutdown_grace_s: float = Field(default=30.0, ge=0, description="on SIGTERM, wait this long for in-flight requests")
     expose_cypher: bool = Field(default=False, description="return generated Cypher in extensions (debug)")
 
     # Submissions: accessions are `<accession_prefix><n>` (S-HUB1, S-HUB2, ...).

@@ -1,4 +1,5 @@
-"""The ASGI application: /graphql (with GraphiQL), /health; one Neo4j driver per process."""
+"""The ASGI application: /graphql (with GraphiQL), the pixel routes, and the operations routes
+(/healthz, /readyz, /health, /metrics; `api/ops.py`); one Neo4j driver per process."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 
 from bioimage_hub.api.auth import AuthGate, viewer_of
 from bioimage_hub.api.context import Context
 from bioimage_hub.api.mutations import close_write_drivers
+from bioimage_hub.api.ops import GraphQLGuard, Metrics, ObservabilityMiddleware, OpsRoutes
 from bioimage_hub.api.pixels_routes import PixelsService
 from bioimage_hub.api.schema import schema
 from bioimage_hub.config import Settings, get_settings
@@ -55,24 +58,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await graphql.reader.close()
             close_write_drivers()
 
-    async def health(_request: Request) -> JSONResponse:
-        try:
-            rows = await graphql.reader.run("MATCH (m:SchemaMigration) RETURN max(m.number) AS v")  # type: ignore[union-attr]
-        except Exception as exc:  # noqa: BLE001 - health reports any failure as unavailable
-            return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
-        return JSONResponse({"status": "ok", "schemaVersion": rows[0]["v"] if rows else None})
+    metrics = Metrics() if settings.metrics_enabled else None
+    ops = OpsRoutes(settings, lambda: graphql.reader, metrics)  # /healthz, /readyz, /health, /metrics
 
     async def root(_request: Request) -> RedirectResponse:
         return RedirectResponse("/graphql")
 
+    routes = [
+        Route("/", root),
+        *ops.routes(),
+        Route("/graphql", GraphQLGuard(AuthGate(graphql, lambda: graphql.reader), settings), methods=["GET", "POST"]),
+        *pixels.routes(),
+    ]
     app = Starlette(
-        routes=[
-            Route("/", root),
-            Route("/health", health),
-            Route("/graphql", AuthGate(graphql, lambda: graphql.reader), methods=["GET", "POST"]),
-            *pixels.routes(),
-        ],
+        routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(ObservabilityMiddleware, metrics=metrics, routes=routes)],
     )
-    app.state.pixels = pixels  # GraphQL's Pixels type reads shard indexes through its reader
+    app.state.pixels = pixels
+    app.state.metrics = metrics  # GraphQL's Pixels type reads shard indexes through its reader
     return app

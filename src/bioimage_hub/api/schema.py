@@ -21,11 +21,12 @@ from bioimage_hub.api import types as t
 from bioimage_hub.api.pixels_types import LONG_SCALAR, Long
 from bioimage_hub.api.selection import root_field
 from bioimage_hub.config import PROJECT_ROOT, get_settings
-from bioimage_hub.graph.driver import GraphUnavailable, QueryTimeout
+from bioimage_hub.graph.driver import UNAVAILABLE_MESSAGE, GraphUnavailable, QueryTimeout
 from bioimage_hub.graph.query import access, roots
 from bioimage_hub.graph.query.compiler import Compiled, Compiler, QueryError
 from bioimage_hub.graph.query.cost import QueryTooExpensive, request_field_cost
 from bioimage_hub.graph.query.cursor import InvalidCursor
+from bioimage_hub.models.identifiers import InvalidDOI
 
 SCHEMA_FILE = PROJECT_ROOT / "schema.graphql"
 Builder = Callable[[Compiler, Any], Compiled]
@@ -55,15 +56,15 @@ async def execute(info: Info, build: Builder) -> Any:
         selection = root_field(info._raw_info)
         charge(info, selection)
         compiled = build(compiler, selection)
-    except (QueryError, InvalidCursor, QueryTooExpensive) as exc:
+    except (QueryError, InvalidCursor, QueryTooExpensive, InvalidDOI) as exc:  # InvalidDOI: publication(doi:)
         raise ClientError(str(exc)) from exc
     compiled = access.apply(compiled, info.context.viewer)
     try:
         rows = await info.context.run(compiled.cypher, compiled.params)
-    except GraphUnavailable as exc:
-        raise ClientError("the graph database is unavailable; try again later") from exc
+    except GraphUnavailable as exc:  # api/ops.GraphQLObserver turns the response into a 503
+        raise ClientError(UNAVAILABLE_MESSAGE, extensions={"code": "SERVICE_UNAVAILABLE"}) from exc
     except QueryTimeout as exc:
-        raise ClientError(f"{exc}; narrow the filters or lower `first`") from exc
+        raise ClientError(f"{exc}; narrow the filters or lower `first`", extensions={"code": "TIMEOUT"}) from exc
     return rows[0]["result"] if rows else None
 
 
@@ -219,6 +220,7 @@ def _client_visible(error: GraphQLError) -> bool:
 def build_schema() -> strawberry.Schema:
     settings = get_settings()
     from bioimage_hub.api.federation import FederatedSchema
+    from bioimage_hub.api.ops import GraphQLObserver
 
     return FederatedSchema(
         query=Query,
@@ -230,6 +232,7 @@ def build_schema() -> strawberry.Schema:
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaskErrors(should_mask_error=lambda e: not _client_visible(e)),
             StatementCount,  # class, not instance: one per request
+            GraphQLObserver,  # operation/root fields/errors for logs and metrics; 503 when Neo4j is down
         ],
     )
 

@@ -57,6 +57,7 @@ class StatementLog:
 
     statements: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    durations_ms: list[float] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -103,6 +104,7 @@ class GraphReader:
             for target in {id(t): t for t in (log, whole) if t is not None}.values():
                 target.statements.append((query, params))
                 target.elapsed_ms += elapsed_ms
+                target.durations_ms.append(elapsed_ms)
         return [record.data() for record in records]
 
     @property
