@@ -12,7 +12,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
@@ -229,6 +229,9 @@ def build_schema() -> strawberry.Schema:
         types=[t.Study, t.Dataset, t.Plate, t.Well, t.Image, t.Organism, t.Gene, t.Reagent, t.Phenotype, t.Publication, t.OntologyTerm, t.CrossReference],
         config=StrawberryConfig(default_resolver=t.dict_resolver, scalar_map={Long: LONG_SCALAR}),
         extensions=[
+            # parse and validate each distinct query text once (module-level LRU caches)
+            lambda: ParserCache(maxsize=1000),
+            lambda: ValidationCache(maxsize=1000),
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaskErrors(should_mask_error=lambda e: not _client_visible(e)),
             StatementCount,  # class, not instance: one per request
