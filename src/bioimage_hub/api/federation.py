@@ -15,8 +15,7 @@ from graphql import GraphQLError
 from strawberry.federation.schema import FederationAny
 from strawberry.types import Info
 
-from bioimage_hub.api.selection import Field, root_field
-from bioimage_hub.graph.query import access
+from bioimage_hub.api.selection import Field
 from bioimage_hub.graph.query.catalog import TYPES
 from bioimage_hub.graph.query.compiler import CURSOR_KEY, Compiled, Compiler, QueryError
 from bioimage_hub.ontology.curie import InvalidIdentifier, normalize_curie
@@ -100,22 +99,10 @@ class FederatedSchema(strawberry.federation.Schema):
             wanted.append(GraphQLError(f"representations[{index}]: {problem}"))
         found: dict[str, dict[str, Any]] = {}
         if groups:
-            from bioimage_hub.api.schema import charge
-            from bioimage_hub.graph.query.cost import QueryTooExpensive
+            # the same path as every root field: cost charge, compile, embargo, one statement
+            from bioimage_hub.api.schema import execute
 
-            try:
-                charge(info, root_field(info._raw_info))
-            except QueryTooExpensive as exc:
-                raise GraphQLError(str(exc)) from exc
-            settings = info.context.settings
-            compiler = Compiler(max_page_size=settings.max_page_size, default_page_size=settings.default_page_size)
-            try:
-                compiled = compile_entities(compiler, root_field(info._raw_info), groups)
-            except QueryError as exc:
-                raise GraphQLError(str(exc)) from exc
-            compiled = access.apply(compiled, info.context.viewer)
-            rows = await info.context.run(compiled.cypher, compiled.params)
-            result = rows[0]["result"] if rows else {}
+            result = await execute(info, lambda c, f: compile_entities(c, f, groups))
             for type_name, items in (result or {}).items():
                 found[type_name] = {item[CURSOR_KEY]: item for item in items}
         out: list[Any] = []

@@ -114,12 +114,16 @@ def _refuse(info: Info, message: str, code: str) -> GraphQLError:
     return _error(message, code)
 
 
-def _principal(info: Info) -> Any:
+def require_principal(info: Info, action: str, *, curator: bool = False) -> Any:
+    """The caller's principal, or a 401 (no token) / 403 (role too low) refusal naming `action`."""
     principal = getattr(info.context, "principal", None)
     if principal is None:
-        raise _refuse(info, "submitting needs an API token: send `Authorization: Bearer <token>`", "UNAUTHENTICATED")
+        kind = "a curator token" if curator else "an API token"
+        raise _refuse(info, f"{action} needs {kind}: send `Authorization: Bearer <token>`", "UNAUTHENTICATED")
     if getattr(principal, "role", None) not in ROLES:
-        raise _refuse(info, "this token has no role that may submit", "FORBIDDEN")
+        raise _refuse(info, f"this token has no role that may do {action}", "FORBIDDEN")
+    if curator and not principal.can_edit_any:
+        raise _refuse(info, f"{action} is for curators and admins", "FORBIDDEN")
     return principal
 
 
@@ -131,7 +135,7 @@ class Mutation:
         "(owner or curator only). An identical document creates no new version."
     )
     async def submit_study(self, info: Info, document: JSON, accession: str | None = None) -> SubmitStudyResult:
-        principal = _principal(info)
+        principal = require_principal(info, "submitting")
         settings = info.context.settings
         if not isinstance(document, (dict, str)):
             return SubmitStudyResult(ok=False, accession=None, version=None, created=False, changed=False, checksum=None,

@@ -119,13 +119,6 @@ class LoadOntologyResult:
     upgrade: OntologyUpgrade | None
 
 
-def _refuse(info: Info, message: str, code: str, status: int) -> GraphQLError:
-    response = getattr(info.context, "response", None)
-    if response is not None:
-        response.status_code = status
-    return GraphQLError(message, extensions={"code": code})
-
-
 async def load_ontology_mutation(
     info: Info,
     content: str,
@@ -135,16 +128,11 @@ async def load_ontology_mutation(
     apply_replacements: bool,
 ) -> LoadOntologyResult:
     """Curators only; the file arrives as text and is loaded exactly as `bioimage-hub ontology load`."""
-    from bioimage_hub.api.mutations import write_driver
+    from bioimage_hub.api.mutations import require_principal, write_driver
     from bioimage_hub.ontology.loader import load_ontology
     from bioimage_hub.ontology.reader import OntologyFormatError
 
-    principal = getattr(info.context, "principal", None)
-    if principal is None:
-        raise _refuse(info, "loading ontologies needs a curator token: send `Authorization: Bearer <token>`",
-                      "UNAUTHENTICATED", 401)
-    if not principal.can_edit_any:
-        raise _refuse(info, "loading ontologies is for curators and admins", "FORBIDDEN", 403)
+    require_principal(info, "loading ontologies", curator=True)
     suffix = Path(filename).suffix.lower()
     if suffix not in (".obo", ".json", ".owl", ".xml", ".rdf"):
         raise GraphQLError(f"filename: {filename!r} must end in .obo, .json, .owl, .xml or .rdf",
