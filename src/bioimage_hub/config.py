@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     metrics_enabled: bool = Field(default=True, description="serve Prometheus metrics on /metrics")
     shutdown_grace_s: float = Field(default=30.0, ge=0, description="on SIGTERM, wait this long for in-flight requests")
     expose_cypher: bool = Field(default=False, description="return generated Cypher in extensions (debug)")
+    fast_completion: bool = Field(
+        default=True, description="complete compiled query results in one walk instead of per-field resolvers (api/execution.py)"
+    )
 
     # Submissions: accessions are `<accession_prefix><n>` (S-HUB1, S-HUB2, ...).
     accession_prefix: str = Field(

@@ -6,18 +6,20 @@ Where a root field is resolved: `Query` below. Where its Cypher comes from:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, SchemaExtension, ValidationCache
+from strawberry.extensions import MaskErrors, ParserCache, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from bioimage_hub.api import mutations, ontology_types
 from bioimage_hub.api import types as t
+from bioimage_hub.api.execution import FastCompletion
 from bioimage_hub.api.pixels_types import LONG_SCALAR, Long
 from bioimage_hub.api.selection import root_field
 from bioimage_hub.config import PROJECT_ROOT, get_settings
@@ -212,13 +214,49 @@ class StatementCount(SchemaExtension):
         return result
 
 
+class TextValidationCache(SchemaExtension):
+    """Validate each distinct query text once.
+
+    strawberry's `ValidationCache` keys on the document AST (hashed node by node on every
+    request) and on the rule objects, which differ per request because `QueryDepthLimiter` builds
+    its rule when constructed; so it missed every time. The rules here are the same for every
+    request of a schema (only the depth limit is configured, at start), so the text is the key.
+    """
+
+    _cache: OrderedDict[tuple[int, str], list[GraphQLError]] = OrderedDict()
+    maxsize = 1000
+
+    def on_validate(self):  # type: ignore[override]
+        context = self.execution_context
+        query = context.query
+        if query is None or context.graphql_document is None:
+            yield
+            return
+        key = (id(context.schema), query)
+        cached = self._cache.get(key)
+        if cached is None:
+            from strawberry.schema.schema import validate_document
+
+            cached = validate_document(context.schema._schema, context.graphql_document, context.validation_rules)
+            self._cache[key] = cached
+            if len(self._cache) > self.maxsize:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        context.pre_execution_errors = cached
+        yield
+
+
 def _client_visible(error: GraphQLError) -> bool:
     original = error.original_error
     return original is None or isinstance(original, (GraphQLError, QueryError, InvalidCursor, QueryTooExpensive))
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(fast_completion: bool | None = None) -> strawberry.Schema:
+    """The schema; `fast_completion` (default: the setting) picks api/execution.FastCompletion."""
     settings = get_settings()
+    if fast_completion is None:
+        fast_completion = settings.fast_completion
     from bioimage_hub.api.federation import FederatedSchema
     from bioimage_hub.api.ops import GraphQLObserver
 
@@ -228,10 +266,11 @@ def build_schema() -> strawberry.Schema:
         federation_version="2.9",  # @theguild/federation-composition accepts up to 2.9
         types=[t.Study, t.Dataset, t.Plate, t.Well, t.Image, t.Organism, t.Gene, t.Reagent, t.Phenotype, t.Publication, t.OntologyTerm, t.CrossReference],
         config=StrawberryConfig(default_resolver=t.dict_resolver, scalar_map={Long: LONG_SCALAR}),
+        execution_context_class=FastCompletion if fast_completion else None,
         extensions=[
             # parse and validate each distinct query text once (module-level LRU caches)
             lambda: ParserCache(maxsize=1000),
-            lambda: ValidationCache(maxsize=1000),
+            TextValidationCache,
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaskErrors(should_mask_error=lambda e: not _client_visible(e)),
             StatementCount,  # class, not instance: one per request

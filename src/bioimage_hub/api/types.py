@@ -15,6 +15,7 @@ import strawberry
 import strawberry.federation
 from strawberry.types import Info
 
+from bioimage_hub.api.execution import CONNECTION, KEY_VALUES, RELATION, shape
 from bioimage_hub.api.pixels_types import Pixels
 from bioimage_hub.graph.query.compiler import CURSOR_KEY
 from bioimage_hub.graph.query.cursor import encode_cursor
@@ -99,7 +100,7 @@ class KeyValue:
     value: str
 
 
-def _key_values(raw: str | None) -> list[KeyValue]:
+def key_values(raw: str | None) -> list[KeyValue]:
     if not raw:
         return []
     return [KeyValue(key=k, value=str(v)) for k, v in sorted(json.loads(raw).items())]
@@ -121,32 +122,39 @@ class Study(_FromGraph, Node):
     image_count: int
 
     @strawberry.field
+    @shape(RELATION)
     def datasets(self, root: strawberry.Parent[dict], info: Info) -> list["Dataset"]:
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def publications(self, root: strawberry.Parent[dict], info: Info) -> list["Publication"]:
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def organisms(self, root: strawberry.Parent[dict], info: Info) -> list["Organism"]:
         return _related(root, info)
 
     @strawberry.field(description="Accepted versions (submitted studies; empty for imports), oldest first by id.")
+    @shape(RELATION)
     def versions(
         self, root: strawberry.Parent[dict], info: Info
     ) -> list[Annotated["StudyVersion", strawberry.lazy("bioimage_hub.api.mutations")]]:
         return _related(root, info)
 
     @strawberry.field(description="The study's author-named phenotypes and their ontology mappings.")
+    @shape(RELATION)
     def phenotypes(self, root: strawberry.Parent[dict], info: Info) -> list["Phenotype"]:
         return _related(root, info)
 
     @strawberry.field(description="Cross-references (PDB, EMDB, EMPIAR, BioStudies, publications, ...).")
+    @shape(RELATION)
     def cross_references(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
     @strawberry.field(description="Images of every dataset of the study.")
+    @shape(CONNECTION)
     def images(
         self,
         root: strawberry.Parent[dict],
@@ -157,6 +165,7 @@ class Study(_FromGraph, Node):
         return make_connection(_related(root, info), after)
 
     @strawberry.field(description="Genes linked to any image of the study.")
+    @shape(CONNECTION)
     def genes(
         self,
         root: strawberry.Parent[dict],
@@ -179,18 +188,22 @@ class Dataset(_FromGraph, Node):
     image_count: int
 
     @strawberry.field
+    @shape(RELATION)
     def study(self, root: strawberry.Parent[dict], info: Info) -> "Study | None":
         return _related(root, info)
 
     @strawberry.field(description="FBbi imaging method term.")
+    @shape(RELATION)
     def imaging_method(self, root: strawberry.Parent[dict], info: Info) -> "OntologyTerm | None":
         return _related(root, info)
 
     @strawberry.field(description="Cross-references (PDB, EMDB, EMPIAR, BioStudies, publications, ...).")
+    @shape(RELATION)
     def cross_references(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
     @strawberry.field(description="Plates of a screen.")
+    @shape(CONNECTION)
     def plates(
         self,
         root: strawberry.Parent[dict],
@@ -201,6 +214,7 @@ class Dataset(_FromGraph, Node):
         return make_connection(_related(root, info), after)
 
     @strawberry.field(description="Images of the dataset.")
+    @shape(CONNECTION)
     def images(
         self,
         root: strawberry.Parent[dict],
@@ -219,10 +233,12 @@ class Plate(_FromGraph, Node):
     well_count: int
 
     @strawberry.field
+    @shape(RELATION)
     def dataset(self, root: strawberry.Parent[dict], info: Info) -> "Dataset | None":
         return _related(root, info)
 
     @strawberry.field(description="Wells of the plate.")
+    @shape(CONNECTION)
     def wells(
         self,
         root: strawberry.Parent[dict],
@@ -242,10 +258,12 @@ class Well(_FromGraph, Node):
     column: int | None = strawberry.field(description="column number as printed on the plate")
 
     @strawberry.field
+    @shape(RELATION)
     def plate(self, root: strawberry.Parent[dict], info: Info) -> "Plate | None":
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def images(self, root: strawberry.Parent[dict], info: Info) -> list["Image"]:
         return _related(root, info)
 
@@ -260,48 +278,59 @@ class Image(_FromGraph, Node):
     comments: str | None
 
     @strawberry.field(description="Other annotation columns of the source (IDR bulk-annotation columns).")
+    @shape(KEY_VALUES, "attributes_json")
     def attributes(self, root: strawberry.Parent[dict]) -> list[KeyValue]:
-        return _key_values(root.get("attributes_json"))
+        return key_values(root.get("attributes_json"))
 
     @strawberry.field
+    @shape(RELATION)
     def study(self, root: strawberry.Parent[dict], info: Info) -> "Study | None":
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def dataset(self, root: strawberry.Parent[dict], info: Info) -> "Dataset | None":
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def well(self, root: strawberry.Parent[dict], info: Info) -> "Well | None":
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def organism(self, root: strawberry.Parent[dict], info: Info) -> "Organism | None":
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def imaging_method(self, root: strawberry.Parent[dict], info: Info) -> "OntologyTerm | None":
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def genes(self, root: strawberry.Parent[dict], info: Info) -> list["Gene"]:
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def reagents(self, root: strawberry.Parent[dict], info: Info) -> list["Reagent"]:
         return _related(root, info)
 
     @strawberry.field(description="Cross-references (PDB, EMDB, EMPIAR, BioStudies, publications, ...).")
+    @shape(RELATION)
     def cross_references(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def phenotypes(self, root: strawberry.Parent[dict], info: Info) -> list["Phenotype"]:
         return _related(root, info)
 
     has_pixels: bool | None = strawberry.field(default=None, description="whether pixels (OME-Zarr) are registered")
 
     @strawberry.field(description="The image's pixels (OME-Zarr), when registered: levels, channels, chunk URLs.")
+    @shape(RELATION)
     def pixels(self, root: strawberry.Parent[dict], info: Info) -> Pixels | None:
         return _related(root, info)
 
@@ -312,6 +341,7 @@ class Organism(_FromGraph, Node):
     name: str | None
 
     @strawberry.field(description="Images of this organism.")
+    @shape(CONNECTION)
     def images(
         self,
         root: strawberry.Parent[dict],
@@ -322,6 +352,7 @@ class Organism(_FromGraph, Node):
         return make_connection(_related(root, info), after)
 
     @strawberry.field(description="Genes of this organism.")
+    @shape(CONNECTION)
     def genes(
         self,
         root: strawberry.Parent[dict],
@@ -333,6 +364,7 @@ class Organism(_FromGraph, Node):
 
 
     @strawberry.field
+    @shape(RELATION)
     def studies(self, root: strawberry.Parent[dict], info: Info) -> list["Study"]:
         return _related(root, info)
 
@@ -344,10 +376,12 @@ class Gene(_FromGraph, Node):
     synonyms: list[str]
 
     @strawberry.field
+    @shape(RELATION)
     def organism(self, root: strawberry.Parent[dict], info: Info) -> "Organism | None":
         return _related(root, info)
 
     @strawberry.field(description="Images where this gene was targeted.")
+    @shape(CONNECTION)
     def images(
         self,
         root: strawberry.Parent[dict],
@@ -359,10 +393,12 @@ class Gene(_FromGraph, Node):
 
 
     @strawberry.field(description="Phenotypes seen on images of this gene, across studies.")
+    @shape(RELATION)
     def phenotypes(self, root: strawberry.Parent[dict], info: Info) -> list["Phenotype"]:
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def studies(self, root: strawberry.Parent[dict], info: Info) -> list["Study"]:
         return _related(root, info)
 
@@ -374,10 +410,12 @@ class Reagent(_FromGraph, Node):
     name: str | None
 
     @strawberry.field
+    @shape(KEY_VALUES, "properties_json")
     def properties(self, root: strawberry.Parent[dict]) -> list[KeyValue]:
-        return _key_values(root.get("properties_json"))
+        return key_values(root.get("properties_json"))
 
     @strawberry.field(description="Images treated with this reagent.")
+    @shape(CONNECTION)
     def images(
         self,
         root: strawberry.Parent[dict],
@@ -395,14 +433,17 @@ class Phenotype(_FromGraph, Node):
     name: str
 
     @strawberry.field
+    @shape(RELATION)
     def term(self, root: strawberry.Parent[dict], info: Info) -> "OntologyTerm | None":
         return _related(root, info)
 
     @strawberry.field
+    @shape(RELATION)
     def study(self, root: strawberry.Parent[dict], info: Info) -> "Study | None":
         return _related(root, info)
 
     @strawberry.field(description="Images showing this phenotype.")
+    @shape(CONNECTION)
     def images(
         self,
         root: strawberry.Parent[dict],
@@ -424,6 +465,7 @@ class Publication(_FromGraph, Node):
     authors: list[str]
 
     @strawberry.field
+    @shape(RELATION)
     def studies(self, root: strawberry.Parent[dict], info: Info) -> list["Study"]:
         return _related(root, info)
 
@@ -449,40 +491,49 @@ class CrossReference(_FromGraph, Node):
     link_count: int = strawberry.field(description="studies, datasets and images linking here")
 
     @strawberry.field(description="Studies linking to this entry.")
+    @shape(RELATION)
     def studies(self, root: strawberry.Parent[dict], info: Info) -> list["Study"]:
         return _related(root, info)
 
     @strawberry.field(description="Datasets linking to this entry.")
+    @shape(RELATION)
     def datasets(self, root: strawberry.Parent[dict], info: Info) -> list["Dataset"]:
         return _related(root, info)
 
     @strawberry.field(description="Images linking to this entry.")
+    @shape(CONNECTION)
     def images(
         self, root: strawberry.Parent[dict], info: Info, first: int | None = None, after: str | None = None
     ) -> Connection["Image"]:
         return make_connection(_related(root, info), after)
 
     @strawberry.field(description="Entries linked either way (maps, fitted models, raw data, ...).")
+    @shape(RELATION)
     def related(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
     @strawberry.field(description="EMDB maps of this entry (EMPIAR → EMDB).")
+    @shape(RELATION)
     def maps(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
     @strawberry.field(description="PDB models fitted into this map (EMDB → PDB).")
+    @shape(RELATION)
     def fitted_models(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
     @strawberry.field(description="Maps this model is fitted into (PDB → EMDB).")
+    @shape(RELATION)
     def map_of(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
     @strawberry.field(description="Entries whose raw data this is, or that point at this map (EMDB → EMPIAR).")
+    @shape(RELATION)
     def raw_data_of(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
     @strawberry.field(description="Publications of this entry.")
+    @shape(RELATION)
     def publications(self, root: strawberry.Parent[dict], info: Info) -> list["CrossReference"]:
         return _related(root, info)
 
@@ -517,56 +568,68 @@ class OntologyTerm(_FromGraph, Node):
     subsets: list[str]
 
     @strawberry.field(description="Direct is_a parents.")
+    @shape(RELATION)
     def parents(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
         return _related(root, info)
 
     @strawberry.field(description="Direct is_a children.")
+    @shape(RELATION)
     def children(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
         return _related(root, info)
 
     @strawberry.field(description="Direct part_of targets.")
+    @shape(RELATION)
     def part_of(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
         return _related(root, info)
 
     @strawberry.field(description="Terms that are part_of this one.")
+    @shape(RELATION)
     def has_parts(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
         return _related(root, info)
 
     @strawberry.field(description="For an obsolete term: the term(s) the ontology says replace it.")
+    @shape(RELATION)
     def replaced_by(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
         return _related(root, info)
 
     @strawberry.field(description="For an obsolete term: terms the ontology suggests considering.")
+    @shape(RELATION)
     def consider(self, root: strawberry.Parent[dict], info: Info) -> list["OntologyTerm"]:
         return _related(root, info)
 
     @strawberry.field(description="All ancestors with shortest distance, from the precomputed closure; `hierarchical` adds part_of.")
+    @shape(RELATION)
     def ancestors(
         self, root: strawberry.Parent[dict], info: Info, hierarchical: bool = False
     ) -> list[TermAtDistance]:
         return _related(root, info)
 
     @strawberry.field(description="All descendants with shortest distance, from the precomputed closure; `hierarchical` adds part_of.")
+    @shape(RELATION)
     def descendants(
         self, root: strawberry.Parent[dict], info: Info, hierarchical: bool = False
     ) -> list[TermAtDistance]:
         return _related(root, info)
 
     @strawberry.field(description="Images annotated with this term (phenotype or imaging method) or, by default, any subterm.")
+    @shape(RELATION)
     def image_count(self, root: strawberry.Parent[dict], info: Info, include_subterms: bool = True) -> int:
         return _related(root, info)
 
     @strawberry.field(description="Studies with an annotation on this term or, by default, any subterm.")
+    @shape(RELATION)
     def study_count(self, root: strawberry.Parent[dict], info: Info, include_subterms: bool = True) -> int:
         return _related(root, info)
 
     @strawberry.field(description="Study phenotypes mapped to this term (or a subterm).")
+    @shape(RELATION)
     def phenotypes(
         self, root: strawberry.Parent[dict], info: Info, include_subterms: bool = True
     ) -> list["Phenotype"]:
         return _related(root, info)
 
     @strawberry.field(description="Images annotated with this term or (includeSubterms) any subterm.")
+    @shape(CONNECTION)
     def images(
         self,
         root: strawberry.Parent[dict],

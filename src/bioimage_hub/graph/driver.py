@@ -31,8 +31,17 @@ def _auth(settings: Settings) -> tuple[str, str] | None:
 
 
 def sync_driver(settings: Settings) -> neo4j.Driver:
-    """A blocking driver, for the CLI (imports, migrations, ontology loads)."""
-    return GraphDatabase.driver(settings.uri, auth=_auth(settings), notifications_min_severity="OFF")
+    """A blocking driver, for the CLI (imports, migrations, ontology loads) and write mutations.
+
+    A write whose server dies is retried for `neo4j_retry_time_s` (the driver's default, 30 s,
+    would keep a CLI command hanging that long) and then fails with nothing of it committed."""
+    return GraphDatabase.driver(
+        settings.uri,
+        auth=_auth(settings),
+        notifications_min_severity="OFF",
+        connection_timeout=settings.neo4j_connection_timeout_s,
+        max_transaction_retry_time=settings.neo4j_retry_time_s,
+    )
 
 
 def async_driver(settings: Settings) -> neo4j.AsyncDriver:
@@ -105,7 +114,9 @@ class GraphReader:
                 target.statements.append((query, params))
                 target.elapsed_ms += elapsed_ms
                 target.durations_ms.append(elapsed_ms)
-        return [record.data() for record in records]
+        # shallow: read statements return maps, lists and scalars (compiled projections), so
+        # record.data()'s recursive graph-object conversion is pure cost on large answers
+        return [dict(record.items()) for record in records]
 
     @property
     def driver(self) -> neo4j.AsyncDriver:
