@@ -20,6 +20,10 @@ In one run:
    hub generated and of the baseline), same answer checked.
 3. throughput: 32 concurrent clients for 30 s against the hub and against a bare Starlette endpoint
    running the SAME Cypher (bench/bare_app.py); requests/s and errors.
+4. the peer (unless --no-peer): the Neo4j GraphQL Library (@neo4j/graphql + @apollo/server in Node,
+   bench/js, started by bench/peer.py) over the same Neo4j, answering the cases it can express;
+   its latency is interleaved with the hub's and Cypher's in step 2, its answers compared with the
+   hub's, and its throughput measured on that subset of queries next to the hub's on the same subset.
 Report: a table on stderr, JSON to bench/results/scale-<images>.json (--output).
 """
 
@@ -48,6 +52,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate as gen  # noqa: E402
+import peer as peer_mod  # noqa: E402
 
 from bioimage_hub.config import PROJECT_ROOT, get_settings  # noqa: E402
 from bioimage_hub.graph.driver import sync_driver  # noqa: E402
@@ -414,9 +419,25 @@ def pct(values: list[float], q: float) -> float:
     return round(s[min(len(s) - 1, max(0, int(round(q / 100 * len(s))) - 1))], 2)
 
 
-async def run_latency(base_url: str, driver: neo4j.AsyncDriver, db: str, cs: list[Case], repeat: int, warmup: int) -> dict[str, dict[str, Any]]:
+async def _peer_call(client: httpx.AsyncClient, url: str, pc: Any) -> tuple[float, httpx.Response]:
+    t0 = time.perf_counter()
+    resp = await client.post(url, json={"query": pc.query, "variables": pc.variables})
+    return (time.perf_counter() - t0) * 1000, resp
+
+
+def _peer_error(resp: httpx.Response) -> str | None:
+    if resp.status_code != 200:
+        return f"HTTP {resp.status_code}: {resp.text[:300]}"
+    errors = resp.json().get("errors")
+    return str(errors)[:500] if errors else None
+
+
+async def run_latency(base_url: str, driver: neo4j.AsyncDriver, db: str, cs: list[Case], repeat: int, warmup: int,
+                      peer_url: str | None = None, peer_cases: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Hub over HTTP vs hand-written Cypher (and the Neo4j GraphQL peer, when given), interleaved."""
     statements: dict[str, dict[str, Any]] = {}
-    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+    peer_cases = peer_cases or {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client, httpx.AsyncClient(timeout=300) as pclient:
         for case in cs:
             async def hub() -> tuple[float, httpx.Response]:
                 t0 = time.perf_counter()
@@ -428,6 +449,11 @@ async def run_latency(base_url: str, driver: neo4j.AsyncDriver, db: str, cs: lis
                 records, _, _ = await driver.execute_query(case.cypher, case.params, database_=db, routing_=neo4j.RoutingControl.READ)
                 return (time.perf_counter() - t0) * 1000, records[0]["result"] if records else None
 
+            pc = peer_cases.get(case.name)
+
+            async def peer() -> tuple[float, httpx.Response]:
+                return await _peer_call(pclient, peer_url or "", pc)
+
             _, resp = await hub()
             body = resp.json()
             if body.get("errors"):
@@ -437,10 +463,20 @@ async def run_latency(base_url: str, driver: neo4j.AsyncDriver, db: str, cs: lis
             if not case.cypher:  # no simpler hand-written query gives the same ranking: the statement itself
                 case.cypher = stmts[0]["query"]
                 case.params = stmts[0]["params"]
-            hub_ms, base_ms, sts = [], [], set()
+            fns: list[Callable[[], Any]] = [hub, base]
+            if pc is not None and peer_url:
+                _, presp = await peer()
+                err = _peer_error(presp)
+                if err:  # a query the library refuses or fails: recorded, not fatal
+                    pc.stats = {"error": err}
+                    console.print(f"  [red]{case.name}: peer error {err[:200]}[/]")
+                    pc = None
+                else:
+                    fns.append(peer)
+            hub_ms, base_ms, peer_ms, sts = [], [], [], set()
             for i in range(warmup + repeat):
-                pair = [hub, base] if i % 2 == 0 else [base, hub]
-                for fn in pair:
+                k = i % len(fns)
+                for fn in fns[k:] + fns[:k]:  # rotate who goes first
                     ms, out = await fn()
                     if i < warmup:
                         continue
@@ -448,9 +484,12 @@ async def run_latency(base_url: str, driver: neo4j.AsyncDriver, db: str, cs: lis
                         hub_ms.append(ms)
                         sts.add(int(out.headers.get("x-cypher-statements", -1)))
                         last_hub = out
-                    else:
+                    elif fn is base:
                         base_ms.append(ms)
                         last_base = out
+                    else:
+                        peer_ms.append(ms)
+                        last_peer = out
             data = last_hub.json()["data"]
             same = case.hub_ids(data) == case.base_ids(last_base)
             hub_hits = await db_hits(driver, db, stmts[0]["query"], stmts[0]["params"])
@@ -466,8 +505,23 @@ async def run_latency(base_url: str, driver: neo4j.AsyncDriver, db: str, cs: lis
             if not same:
                 case.stats["hub_answer"] = str(case.hub_ids(data))[:300]
                 case.stats["cypher_answer"] = str(case.base_ids(last_base))[:300]
-            console.print(f"  {case.name}: hub p50 {case.stats['hub_p50']} ms, cypher p50 {case.stats['cypher_p50']} ms, "
-                          f"ratio {case.stats['ratio']}, hits {hub_hits}/{base_hits}, same={same}")
+            line = (f"  {case.name}: hub p50 {case.stats['hub_p50']} ms, cypher p50 {case.stats['cypher_p50']} ms, "
+                    f"ratio {case.stats['ratio']}, hits {hub_hits}/{base_hits}, same={same}")
+            if pc is not None and peer_ms:
+                perr = _peer_error(last_peer)
+                peer_same = perr is None and pc.ids(last_peer.json()["data"]) == case.hub_ids(data)
+                pc.stats = {
+                    "peer_p50": pct(peer_ms, 50), "peer_p95": pct(peer_ms, 95), "peer_p99": pct(peer_ms, 99),
+                    "hub_over_peer": round(statistics.median(hub_ms) / statistics.median(peer_ms), 2),
+                    "same_answer_as_hub": peer_same, "response_bytes": len(last_peer.content),
+                }
+                if perr:
+                    pc.stats["error"] = perr
+                elif not peer_same:
+                    pc.stats["peer_answer"] = str(pc.ids(last_peer.json()["data"]))[:300]
+                    pc.stats["hub_answer"] = str(case.hub_ids(data))[:300]
+                line += f"; peer p50 {pc.stats['peer_p50']} ms, hub/peer {pc.stats['hub_over_peer']}, same={peer_same}"
+            console.print(line)
     return statements
 
 
@@ -575,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--output", type=Path, default=None)
+    ap.add_argument("--no-peer", action="store_true", help="skip the Neo4j GraphQL Library peer (bench/js, needs Node + npm)")
     args = ap.parse_args(argv)
     images = args.images or (50_000 if args.quick else 1_000_000)
     cfg = gen.Config(images=images, seed=args.seed)
@@ -601,8 +656,22 @@ def main(argv: list[str] | None = None) -> int:
             "CALL () { MATCH (n) RETURN count(n) AS nodes } CALL () { MATCH ()-[r]->() RETURN count(r) AS relationships } "
             "CALL () { MATCH (i:Image) RETURN count(i) AS images } RETURN nodes, relationships, images", database_=db)[0][0].data().items()}
         t = targets(driver, db, cfg)
+        hidden = [r["a"] for r in driver.execute_query(
+            "MATCH (s:Study) WHERE s.releaseDate > date() RETURN s.accession AS a ORDER BY a", database_=db)[0]]
     report["targets"] = {k: v for k, v in t.items() if k != "entities"}
     cs = cases(t)
+    pcs: dict[str, Any] = {}
+    peer_proc: subprocess.Popen[bytes] | None = None
+    peer_url: str | None = None
+    if not args.no_peer:
+        pcs = peer_mod.peer_cases(t, hidden)
+        try:
+            peer_proc, peer_url = peer_mod.serve_peer(settings.uri, db)
+            report["peer"] = {"versions": peer_mod.versions(), "hidden_studies": len(hidden),
+                              "not_expressible": peer_mod.NOT_EXPRESSIBLE}
+        except peer_mod.PeerUnavailable as exc:
+            console.print(f"[red]peer unavailable, measuring without it: {exc}[/]")
+            report["peer"] = {"error": str(exc)}
 
     env = {"EXPOSE_CYPHER": "true", "MAX_QUERY_COST": "100000000"}
     hub_proc, hub_url = serve("bioimage_hub.api.app:create_app", env)
@@ -612,13 +681,25 @@ def main(argv: list[str] | None = None) -> int:
 
             adrv = async_driver(settings)
             try:
-                return await run_latency(hub_url, adrv, db, cs, args.repeat, args.warmup)
+                return await run_latency(hub_url, adrv, db, cs, args.repeat, args.warmup, peer_url, pcs)
             finally:
                 await adrv.close()
 
         console.print(f"[bold]latency: {len(cs)} queries x {args.repeat} (hub over HTTP vs Cypher through the driver)[/]")
         statements = asyncio.run(latency())
         report["queries"] = {c.name: {"graphql": " ".join(c.query.split()), "cypher": " ".join(c.cypher.split()), **c.stats} for c in cs}
+        if peer_url:
+            console.print("[bold]peer: statements per request and db hits (a separate capturing peer, one request each)[/]")
+            with sync_driver(settings) as sdrv:
+                captured = peer_mod.capture_statements(settings.uri, db, sdrv, {n: pc for n, pc in pcs.items() if pc is not None and pc.stats.get("peer_p50") is not None})
+            for name, cap in captured.items():
+                pcs[name].stats.update({"statements": cap.get("statements"), "db_hits_peer": cap.get("db_hits"),
+                                        "cypher": cap.get("cypher"), **({"capture_error": cap["error"]} if "error" in cap else {})})
+            for c in cs:
+                pc = pcs.get(c.name)
+                report["queries"][c.name]["peer"] = (
+                    {"graphql": " ".join(pc.query.split()), **pc.stats} if pc is not None
+                    else {"not_expressible": peer_mod.NOT_EXPRESSIBLE.get(c.name, "no query written")})
         stmt_file = RESULTS / f"statements-{images}.json"
         stmt_file.write_text(json.dumps(statements, indent=1, default=str))
         bare_proc, bare_url = serve("bare_app:create_app", {"BENCH_STATEMENTS": str(stmt_file), "PYTHONPATH": str(PROJECT_ROOT / "bench")})
@@ -633,11 +714,27 @@ def main(argv: list[str] | None = None) -> int:
             report["throughput"]["ratio"] = round(report["throughput"]["hub"]["rps"] / report["throughput"]["bare"]["rps"], 2)
             report["throughput"]["bare_peak_rss_mb"] = peak_rss_mb(bare_proc.pid)
             console.print(f"  {report['throughput']}")
+            # the peer on the queries it answers (agreeing with the hub), and the hub on that same subset
+            subset = [c for c in cs if pcs.get(c.name) is not None and pcs[c.name].stats.get("same_answer_as_hub")]
+            if peer_url and subset:
+                console.print(f"[bold]throughput on the peer's subset ({len(subset)} queries): hub then peer[/]")
+                tp = {"queries": [c.name for c in subset],
+                      "hub": asyncio.run(throughput(hub_url + "/graphql", [{"query": c.query, "variables": c.variables} for c in subset],
+                                                    args.clients, args.seconds)),
+                      "peer": asyncio.run(throughput(peer_url, [{"query": pcs[c.name].query, "variables": pcs[c.name].variables}
+                                                                for c in subset], args.clients, args.seconds))}
+                tp["hub_over_peer"] = round(tp["hub"]["rps"] / tp["peer"]["rps"], 2) if tp["peer"]["rps"] else None
+                report["throughput"]["peer_subset"] = tp
+                console.print(f"  {tp}")
         finally:
             stop(bare_proc)
         report["hub_peak_rss_mb"] = peak_rss_mb(hub_proc.pid)
+        if peer_proc is not None:
+            report["peer"]["peak_rss_mb"] = peak_rss_mb(peer_proc.pid)
     finally:
         stop(hub_proc)
+        if peer_proc is not None:
+            stop(peer_proc)
 
     table = Table(title=f"{images:,} images")
     for col in ("query", "stmts", "hub p50", "p95", "p99", "cypher p50", "p95", "p99", "ratio", "db hits hub / cypher", "same"):
@@ -648,6 +745,21 @@ def main(argv: list[str] | None = None) -> int:
                       str(s["cypher_p50"]), str(s["cypher_p95"]), str(s["cypher_p99"]), str(s["ratio"]),
                       f"{s['db_hits_hub']:,} / {s['db_hits_cypher']:,}", "yes" if s["same_answer"] else "NO")
     console.print(table)
+    if peer_url:
+        ptable = Table(title=f"{images:,} images: hub vs Neo4j GraphQL Library (same run)")
+        for col in ("query", "hub p50", "p95", "p99", "peer p50", "p95", "p99", "hub/peer", "peer stmts", "db hits hub / peer", "same answer"):
+            ptable.add_column(col)
+        for c in cs:
+            pc, s = pcs.get(c.name), c.stats
+            if pc is None or "peer_p50" not in pc.stats:
+                why = pc.stats.get("error", "error") if pc is not None else "not expressible"
+                ptable.add_row(c.name, str(s["hub_p50"]), str(s["hub_p95"]), str(s["hub_p99"]), "-", "-", "-", "-", "-", "-", why[:40])
+                continue
+            p = pc.stats
+            ptable.add_row(c.name, str(s["hub_p50"]), str(s["hub_p95"]), str(s["hub_p99"]), str(p["peer_p50"]), str(p["peer_p95"]),
+                           str(p["peer_p99"]), str(p["hub_over_peer"]), str(p.get("statements", "?")),
+                           f"{s['db_hits_hub']:,} / {p.get('db_hits_peer') or 0:,}", "yes" if p["same_answer_as_hub"] else "NO")
+        console.print(ptable)
     out = args.output or RESULTS / f"scale-{images}.json"
     out.write_text(json.dumps(report, indent=2, default=str))
     console.print(f"report: {out}")

@@ -7,6 +7,7 @@ usage or bad input; `--json` prints a machine-readable result on stdout (progres
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -71,16 +73,16 @@ def failures() -> Iterator[None]:
     try:
         yield
     except Failure as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(exc.code) from exc
     except (IdrFormatError, OntologyFormatError) as exc:
-        err.print(f"[red]invalid input:[/red] {exc}")
+        err.print(f"[red]invalid input:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     except (EmbeddedNeo4jError, MigrationError, GraphUnavailable) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     except neo4j.exceptions.Neo4jError as exc:
-        err.print(f"[red]database error:[/red] {exc.message} (nothing of this unit of work was written)")
+        err.print(f"[red]database error:[/red] {escape(str(exc.message))} (nothing of this unit of work was written)")
         raise typer.Exit(1) from exc
     except neo4j.exceptions.ServiceUnavailable as exc:
         err.print(f"[red]error:[/red] Neo4j is not reachable at {get_settings().uri}: {exc}. "
@@ -254,7 +256,7 @@ def import_idr(
     out.print(table)
     for r in results:
         for w in r["warnings"][:5]:
-            err.print(f"[yellow]warning[/yellow] {r['accession']}: {w}")
+            err.print(f"[yellow]warning[/yellow] {r['accession']}: {escape(w)}")
 
 
 # --------------------------------------------------------------------------- ontologies
@@ -389,7 +391,7 @@ def submit_cmd(
                 if as_json:
                     emit({"valid": False, "file": str(file), "problems": [p.as_dict() for p in exc.problems]}, True)
                 else:
-                    err.print(f"[red]invalid submission:[/red] {file}: {len(exc.problems)} problem(s)")
+                    err.print(f"[red]invalid submission:[/red] {escape(str(file))}: {len(exc.problems)} problem(s)")
                     for problem in exc.problems:
                         err.print(f"  {problem}", markup=False, highlight=False)
                 raise typer.Exit(2) from exc
@@ -487,9 +489,15 @@ def serve(
     settings = get_settings()
     configure_logging(settings)  # LOG_FORMAT=json|text; one line per request from the app itself
     err.print(f"BioImage Hub on http://{host}:{port}/graphql")
-    # timeout_graceful_shutdown: on SIGTERM, stop accepting and let in-flight requests finish
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                access_log=False, log_config=None, timeout_graceful_shutdown=settings.shutdown_grace_s)
+    # timeout_graceful_shutdown: on SIGTERM, stop accepting and let in-flight requests finish.
+    # uvicorn re-raises the SIGTERM to the handler that was there before it once it has shut down;
+    # a no-op one makes that graceful stop exit 0 instead of dying of the signal (exit -15/143).
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+                    access_log=False, log_config=None, timeout_graceful_shutdown=settings.shutdown_grace_s)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command("export-schema")

@@ -366,7 +366,7 @@ class GraphQLGuard:
         body = b"".join(chunks)
         try:
             parsed = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deeply
             await self._refuse(scope, receive, send, 400, "request body is not valid JSON (UTF-8)", "BAD_REQUEST", "bad_json")
             return
         if isinstance(parsed, list):  # strawberry's batching is off: one operation per request

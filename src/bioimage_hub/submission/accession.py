@@ -12,7 +12,8 @@ waits until the first commits and then reads the committed `next`. Consequences:
   and the sequence has no gaps;
 * new submissions are written one at a time (the lock is held until commit). Validation and term
   look-ups happen before the transaction, so only the write itself is serialised; resubmissions of
-  existing accessions do not touch the counter and run in parallel.
+  existing accessions take the same lock (`lock`, no number), because two submission writes at once
+  can deadlock on the shared nodes they both link to (organism, genes, publication).
 
 If the counter is lost (e.g. restored from an older backup) numbers already taken by a study are
 skipped, never overwritten.

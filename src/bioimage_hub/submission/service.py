@@ -3,7 +3,7 @@
 validate (parse, ONE term read, every problem at once) → ONE write transaction:
   new study:     lock the accession counter → same document already submitted by this submitter?
                  return it → allocate `<prefix><n>` → write the graph → StudyVersion 1
-  resubmission:  lock the study → may this submitter edit it? → same checksum as the current
+  resubmission:  lock the accession counter, then the study → may this submitter edit it? → same checksum as the current
                  version? nothing to do → replace the graph content → StudyVersion N+1
 Anything failing inside the transaction rolls all of it back (including the counter).
 """
@@ -116,6 +116,9 @@ def submit(
 
     def work(tx: neo4j.ManagedTransaction) -> SubmitResult:
         if accession is not None:
+            # Every submission write takes the counter lock first, revisions too: two submissions
+            # writing at once deadlocked on shared dense nodes (organism, genes, publication).
+            accessions.lock(tx, prefix)
             current = versions.current(tx, accession)  # takes the study's write lock
             _check(accession, current and current.source, current and current.owner, current is not None,
                    submitter, may_edit_any)

@@ -77,53 +77,178 @@ def format_path(loc: Iterable[Any]) -> str:
 # --------------------------------------------------------------------------- parsing
 
 
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~4x faster
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~4x faster
+MAX_DEPTH = 32  # the format itself nests 6 levels (datasets[].images[].genes[].organism.id)
+MAX_INT_DIGITS = 1_000  # far beyond any real value; Python refuses to convert > 4,300 digits anyway
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 
 
-def _check_no_aliases(data: Any) -> None:
-    """YAML aliases (`*name`) load as shared objects and could expand a small file into a huge
-    document during validation; a submission never needs them, so any shared container is refused."""
-    seen: set[int] = set()
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (dict, list)):
-            if id(item) in seen:
-                raise SubmissionInvalid([Problem("", "YAML aliases (*name) are not allowed in submissions")])
-            seen.add(id(item))
-            stack.extend(item.values() if isinstance(item, dict) else item)
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader, made strict where PyYAML is silently lenient or raises bare ValueErrors:
+    duplicate keys are refused, and out-of-range integers and dates become YAML errors with a mark."""
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # unhashable: the base constructor reports it with its mark
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first.line + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
-def parse_document(document: dict[str, Any] | str | bytes, source: str | None = None) -> dict[str, Any]:
-    """A mapping from a dict, or YAML / JSON text (JSON is tried first when the text looks like it)."""
-    if isinstance(document, dict):
-        return document
-    if isinstance(document, bytes):
-        if len(document) > MAX_DOCUMENT_BYTES:
-            raise SubmissionInvalid([Problem("", f"document larger than {MAX_DOCUMENT_BYTES} bytes")], source)
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        digits = sum(ch.isdigit() for ch in str(node.value))
+        if digits > MAX_INT_DIGITS:
+            raise yaml.constructor.ConstructorError(None, None, f"integer with {digits} digits", node.start_mark)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
         try:
-            document = document.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise SubmissionInvalid([Problem("", f"not UTF-8 text: {exc}")], source) from None
-    if not isinstance(document, str):
-        raise SubmissionInvalid([Problem("", f"the document must be a mapping or YAML/JSON text, not {type(document).__name__}")], source)
-    if len(document) > MAX_DOCUMENT_BYTES:
-        raise SubmissionInvalid([Problem("", f"document larger than {MAX_DOCUMENT_BYTES} bytes")], source)
-    data: Any
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(None, None, f"invalid date {node.value!r}: {exc}", node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _position(text: bytes, offset: int) -> str:
+    """`line L, column C` (1-based) of a byte offset."""
+    line = text.count(b"\n", 0, offset) + 1
+    return f"line {line}, column {offset - (text.rfind(b'\n', 0, offset) + 1) + 1}"
+
+
+def _char_position(text: str, offset: int) -> str:
+    """`line L, column C` (1-based) of a character offset."""
+    return f"line {text.count(chr(10), 0, offset) + 1}, column {offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(key)
+        data[key] = value
+    return data
+
+
+def _json_int(text: str) -> int | float:
+    """Integers too long to be real become inf, which the model then refuses at their path."""
+    return int(text) if len(text) <= MAX_INT_DIGITS else float("inf")
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _check_tree(data: Any, *, refuse_shared: bool) -> list[Problem]:
+    """Problems of the parsed tree no model check catches: nesting depth, unpaired surrogates
+    (they cannot be stored as UTF-8), and, for YAML, aliases (`*name`), which load as shared
+    objects and could expand a small file into a huge document during validation."""
+    problems: list[Problem] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack and len(problems) < 20:
+        item, loc = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                problems.append(Problem(format_path(loc), "text contains an unpaired UTF-16 surrogate (not valid Unicode)"))
+            continue
+        if not isinstance(item, (dict, list)):
+            continue
+        if refuse_shared and id(item) in seen:
+            return [Problem("", f"YAML aliases (*name) are not allowed in submissions (one is used at {format_path(loc)})")]
+        seen.add(id(item))
+        if len(loc) >= MAX_DEPTH:
+            problems.append(Problem(format_path(loc), f"nested deeper than {MAX_DEPTH} levels"))
+            continue
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if isinstance(key, str):
+                    stack.append((key, (*loc, key)))
+                stack.append((value, (*loc, key)))
+        else:
+            stack.extend((value, (*loc, i)) for i, value in enumerate(item))
+    return problems
+
+
+def _decode(document: bytes, source: str | None) -> str:
+    for bom, name in _BOMS:
+        if document.startswith(bom):
+            raise SubmissionInvalid([Problem("", f"the document is {name} text: save it as UTF-8")], source)
+    try:
+        return document.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = _position(document, exc.start)
+        raise SubmissionInvalid(
+            [Problem("", f"{where}: not UTF-8 text (byte 0x{document[exc.start]:02x}): save the document as UTF-8")], source
+        ) from None
+
+
+def _parse_text(document: str, source: str | None) -> Any:
+    document = document.removeprefix("\ufeff")  # a UTF-8 byte-order mark is harmless
     if document.lstrip().startswith("{"):
         try:
-            data = json.loads(document)
+            data = json.loads(document, object_pairs_hook=_json_pairs, parse_int=_json_int)
         except json.JSONDecodeError as exc:
             raise SubmissionInvalid([Problem("", f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}")], source) from None
+        except _DuplicateKey as exc:
+            raise SubmissionInvalid([Problem("", f"invalid JSON: duplicate key {exc.key!r}")], source) from None
+        except RecursionError:
+            raise SubmissionInvalid([Problem("", f"invalid JSON: nested deeper than {MAX_DEPTH} levels")], source) from None
+        problems = _check_tree(data, refuse_shared=False)
     else:
         try:
-            data = yaml.load(document, Loader=_YamlLoader)  # noqa: S506 - a safe loader
+            data = yaml.load(document, Loader=_Loader)  # noqa: S506 - a safe loader
+        except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other controls)
+            where = _char_position(document, exc.position)
+            what = f"unacceptable character #x{exc.character:04x}: {exc.reason}" if isinstance(exc.character, int) else exc.reason
+            raise SubmissionInvalid([Problem("", f"{where}: invalid YAML: {what}")], source) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
             what = getattr(exc, "problem", None) or str(exc)
             raise SubmissionInvalid([Problem("", f"{where}invalid YAML: {what}")], source) from None
-        _check_no_aliases(data)
+        except UnicodeEncodeError as exc:  # libyaml re-encodes the text: unpaired surrogates fail
+            where = _char_position(document, exc.start)
+            raise SubmissionInvalid([Problem("", f"{where}: invalid text: {exc.reason}")], source) from None
+        except RecursionError:  # the pure-Python loader has no nesting limit of its own
+            raise SubmissionInvalid([Problem("", f"invalid YAML: nested deeper than {MAX_DEPTH} levels")], source) from None
+        problems = _check_tree(data, refuse_shared=True)
+    if problems:
+        raise SubmissionInvalid(problems, source)
+    return data
+
+
+def parse_document(document: dict[str, Any] | str | bytes, source: str | None = None) -> dict[str, Any]:
+    """A mapping from a dict, or YAML / JSON text (JSON is tried first when the text looks like it)."""
+    if isinstance(document, bytes):
+        if len(document) > MAX_DOCUMENT_BYTES:
+            raise SubmissionInvalid([Problem("", f"document larger than {MAX_DOCUMENT_BYTES} bytes")], source)
+        document = _decode(document, source)
+    data: Any
+    if isinstance(document, dict):
+        problems = _check_tree(document, refuse_shared=False)
+        if problems:
+            raise SubmissionInvalid(problems, source)
+        data = document
+    elif isinstance(document, str):
+        if len(document) > MAX_DOCUMENT_BYTES:
+            raise SubmissionInvalid([Problem("", f"document larger than {MAX_DOCUMENT_BYTES} bytes")], source)
+        data = _parse_text(document, source)
+    else:
+        raise SubmissionInvalid([Problem("", f"the document must be a mapping or YAML/JSON text, not {type(document).__name__}")], source)
     if not isinstance(data, dict):
         raise SubmissionInvalid([Problem("", "the document must be a mapping with study, biosamples, specimens, acquisitions, datasets")], source)
     return data

@@ -83,10 +83,51 @@ class ColumnMap:
         return self.dataset_name is not None
 
 
+class _Lines:
+    """The text's lines as the csv reader pulls them, keeping those of the record being read
+    (so the last record's raw text can be checked for truncation)."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = iter(io.StringIO(text, newline=""))
+        self.record: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.record.append(line)
+        return line
+
+    def take(self) -> str:
+        raw, self.record = "".join(self.record), []
+        return raw
+
+
+def _ends_in_quotes(raw: str) -> bool:
+    """Whether RAW (one record) ends inside a quoted value: the lenient reader takes the rest of
+    the file as that value, the strict one knows it is cut short."""
+    try:
+        for _ in csv.reader(io.StringIO(raw, newline=""), strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _pad(cells: list[str], width: int) -> list[str]:
+    return cells + [""] * (width - len(cells)) if len(cells) < width else cells
+
+
 def iter_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """Header (stripped) and an iterator of (line number, cells padded to the header)."""
+    """Header (stripped) and an iterator of (line number, cells padded to the header).
+
+    Raises IdrFormatError (lazily, for rows) for unreadable CSV, rows longer than the header and
+    a file cut short in its last row.
+    """
     text, _ = read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    lines = _Lines(text)
+    reader = csv.reader(lines)
     try:
         header = next(reader, None)
         while header is not None and not any(c.strip() for c in header):
@@ -95,13 +136,25 @@ def iter_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
         raise IdrFormatError(path, reader.line_num, f"unreadable CSV header: {exc}") from exc
     if header is None:
         raise IdrFormatError(path, 1, "empty annotation file (no header row)")
+    header_raw = lines.take()
+    if _ends_in_quotes(header_raw):
+        raise IdrFormatError(path, reader.line_num, "the header ends inside a quoted value (truncated?)",
+                             column="header")
     header = [h.replace("\ufeff", "").strip() for h in header]
     width = len(header)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        # A row is held back until the next one is read: only the file's last row can be cut
+        # short, and a short last row is only suspicious when every earlier row was complete.
+        held: tuple[int, list[str], str] | None = None
+        all_full = True
+        last_raw = ""
+        blank_after = False  # blank rows follow the held one
         try:
             for cells in reader:
+                last_raw = lines.take()
                 if not any(c.strip() for c in cells):
+                    blank_after = True
                     continue
                 if len(cells) > width:
                     extra = [c for c in cells[width:] if c.strip()]
@@ -113,11 +166,20 @@ def iter_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
                             f" (extra values {extra[:3]!r})",
                         )
                     cells = cells[:width]
-                elif len(cells) < width:
-                    cells = cells + [""] * (width - len(cells))
-                yield reader.line_num, cells
+                if held is not None:
+                    all_full = all_full and len(held[1]) == width
+                    yield held[0], _pad(held[1], width)
+                held, blank_after = (reader.line_num, cells, last_raw), False
         except csv.Error as exc:
             raise IdrFormatError(path, reader.line_num, f"unreadable CSV row: {exc}") from exc
+        if _ends_in_quotes(last_raw):
+            raise IdrFormatError(path, reader.line_num, "the file ends inside a quoted value (truncated?)")
+        if held is None:
+            return
+        line, cells, raw = held
+        if not blank_after and all_full and len(cells) < width and not raw.endswith(("\n", "\r")):
+            raise IdrFormatError(path, line, f"the file ends mid-row: {len(cells)} of {width} cells (truncated?)")
+        yield line, _pad(cells, width)
 
     return header, rows()
 

@@ -93,6 +93,10 @@ def read_bulkmap(path: Path | None) -> Bulkmap:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise IdrFormatError(path, line, f"invalid YAML: {exc}") from exc
+    except (ValueError, OverflowError) as exc:  # e.g. `2020-02-30` or a 5,000-digit integer
+        raise IdrFormatError(path, None, f"invalid YAML value: {exc}") from None
+    except RecursionError:
+        raise IdrFormatError(path, None, "invalid YAML: nested too deeply") from None
     if doc is None:
         return Bulkmap(path=path)
     if not isinstance(doc, dict):
@@ -128,8 +132,15 @@ def read_bulkmap(path: Path | None) -> Bulkmap:
     for entry in entries:
         if isinstance(entry, dict) and "group" in entry:
             group = entry["group"] or {}
-            for sub in group.get("columns") or []:
-                add(sub, group.get("namespace"))
+            if not isinstance(group, dict):
+                raise IdrFormatError(path, None, f"'group' must be a mapping, not {group!r}", column="columns")
+            subs = group.get("columns") or []
+            if not isinstance(subs, list):
+                raise IdrFormatError(path, None, f"'columns' of group {group.get('namespace')!r} must be a list",
+                                     column="columns")
+            namespace = group.get("namespace")
+            for sub in subs:
+                add(sub, str(namespace) if namespace is not None else None)
         else:
             add(entry, None)
     return Bulkmap(path=path, columns=columns)

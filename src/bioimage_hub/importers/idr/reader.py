@@ -385,9 +385,9 @@ def _annotation_files(folder: Path, accession: str, sub: str) -> list[Path]:
         if candidate.is_file():
             return [candidate]
     found = sorted(base.glob("*-annotation.csv")) + sorted(base.glob("*-annotation.csv.gz"))
-    if found:
-        return found
-    return sorted(base.rglob("*-annotation.csv")) + sorted(base.rglob("*-annotation.csv.gz"))
+    if not found:
+        found = sorted(base.rglob("*-annotation.csv")) + sorted(base.rglob("*-annotation.csv.gz"))
+    return [p for p in found if p.is_file()]
 
 
 def _bulkmap_file(folder: Path, accession: str, sub: str) -> Path | None:
@@ -395,7 +395,7 @@ def _bulkmap_file(folder: Path, accession: str, sub: str) -> Path | None:
     candidate = base / f"{accession}-{sub}-bulkmap-config.yml"
     if candidate.is_file():
         return candidate
-    found = sorted(base.glob("*bulkmap-config.y*ml")) if base.is_dir() else []
+    found = sorted(p for p in base.glob("*bulkmap-config.y*ml") if p.is_file()) if base.is_dir() else []
     return found[0] if found else None
 
 
@@ -409,16 +409,24 @@ def _row_index(letters: str) -> int:
     return value - 1
 
 
+# Far beyond any plate (a 3456-well plate has 48 rows x 72 columns); larger numbers are typos
+# or garbage, and would not even fit the graph's 64-bit integers.
+_MAX_WELL_INDEX = 10_000
+
+
 def parse_well(label: str) -> tuple[str, int | None, int | None]:
     """Canonical label and 0-based (row, column) of a well label; (label, None, None) if odd."""
     text = label.strip()
     match = _WELL_A1.match(text)
-    if match:
+    if match and len(match.group(1)) <= 2 and len(match.group(2)) <= 5:
         column = int(match.group(2))
-        return f"{match.group(1).upper()}{column}", _row_index(match.group(1)), column - 1
+        if column <= _MAX_WELL_INDEX:
+            return f"{match.group(1).upper()}{column}", _row_index(match.group(1)), column - 1
     match = _WELL_RC.match(text)
-    if match:
-        return text.upper(), int(match.group(1)) - 1, int(match.group(2)) - 1
+    if match and max(len(match.group(1)), len(match.group(2))) <= 5:
+        row, column = int(match.group(1)), int(match.group(2))
+        if max(row, column) <= _MAX_WELL_INDEX:
+            return text.upper(), row - 1, column - 1
     return text, None, None
 
 

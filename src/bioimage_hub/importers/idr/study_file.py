@@ -81,8 +81,19 @@ class StudyFile:
     components: list[Block]
 
 
+class UnterminatedQuote(ValueError):
+    """A line ends inside a quoted cell (no value spans lines in a study file: it was cut)."""
+
+
 def _cells(line: str) -> list[str]:
     """Cells of one tab-separated line, quotes removed, stripped, trailing empties dropped."""
+    if '"' in line:
+        try:
+            for _ in csv.reader([line], delimiter="\t", quotechar='"', strict=True):
+                pass
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                raise UnterminatedQuote(line) from None
     cells = next(csv.reader([line], delimiter="\t", quotechar='"'), [])
     cells = [c.strip() for c in cells]
     while cells and not cells[-1]:
@@ -105,6 +116,10 @@ def parse_study_file(path: Path) -> StudyFile:
             continue
         try:
             cells = _cells(line)
+        except UnterminatedQuote:
+            key = line.split("\t", 1)[0].strip().strip('"').strip() or None
+            raise IdrFormatError(path, number, "a quoted value is not closed on its line (file truncated?)",
+                                 column=key) from None
         except csv.Error as exc:  # pragma: no cover - csv is lenient on single lines
             raise IdrFormatError(path, number, f"unreadable row: {exc}") from exc
         if not cells or not cells[0]:

@@ -4,24 +4,42 @@ from __future__ import annotations
 
 import gzip
 import re
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
+from bioimage_hub.importers.idr.errors import IdrFormatError
 from bioimage_hub.ontology.curie import InvalidIdentifier, normalize_curie
 
 # Tried in order; latin-1 maps every byte, so decoding never fails.
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+# Byte-order marks of the wide encodings (UTF-32 first: its LE mark starts with UTF-16's).
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
+              (b"\xfe\xff", "utf-16"))
+# C0 controls other than tab, line feed, vertical tab, form feed and carriage return: no text
+# file has them; a NUL is the mark of a binary file or of UTF-16 without a byte-order mark.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 _WS = re.compile(r"\s+")
 _OPEN = re.compile(r"\s*\[\s*")
 _CLOSE = re.compile(r"\s*\]")
 
 
-def read_text(path: Path) -> tuple[str, str]:
-    """Text of a (possibly gzipped) file and the encoding that decoded it."""
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        data = gzip.decompress(data)
+def _decompress(path: Path, data: bytes) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise IdrFormatError(path, None, f"not a readable gzip file: {exc}") from None
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, str]:
+    for bom, encoding in _WIDE_BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding).lstrip("\ufeff"), encoding
+            except UnicodeDecodeError as exc:
+                raise IdrFormatError(path, None, f"invalid {encoding.upper()} text at byte {exc.start}"
+                                                 f" ({exc.reason}; truncated?)") from None
     for encoding in ENCODINGS:
         try:
             text = data.decode(encoding)
@@ -29,6 +47,31 @@ def read_text(path: Path) -> tuple[str, str]:
             continue
         return text.lstrip("\ufeff"), encoding
     raise AssertionError("unreachable: latin-1 decodes any byte string")
+
+
+def read_text(path: Path) -> tuple[str, str]:
+    """Text of a (possibly gzipped) file and the encoding that decoded it.
+
+    UTF-8 (with or without BOM), Windows-1252 / Latin-1, and UTF-16 / UTF-32 with a byte-order
+    mark are read; binary content (control characters such as NUL) is an IdrFormatError naming
+    the line and column, so garbage never reaches the parsers as mojibake.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IdrFormatError(path, None, f"cannot read the file: {exc.strerror or exc}") from None
+    if path.suffix == ".gz":
+        data = _decompress(path, data)
+    text, encoding = _decode(path, data)
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        hint = ("a binary file, or UTF-16 text without a byte-order mark" if bad.group() == "\x00"
+                else "not a text file")
+        raise IdrFormatError(path, line, f"control character U+{ord(bad.group()):04X} at column {column}:"
+                                         f" {hint} (save it as UTF-8 text)")
+    return text, encoding
 
 
 def norm_key(key: str) -> str:
