@@ -87,6 +87,14 @@ class Settings(BaseSettings):
         default=5.0, description="cache an image's representation (graph lookup) this long in the pixel routes; 0 = off"
     )
 
+    # Cross-link refresh (`bioimage-hub xrefs refresh`): the metadata APIs, e.g. a mirror or a proxy
+    xrefs_emdb_api: str = Field(default="https://www.ebi.ac.uk/emdb/api/entry/{accession}", description="EMDB entry API")
+    xrefs_empiar_api: str = Field(default="https://www.ebi.ac.uk/empiar/api/entry/{accession}", description="EMPIAR entry API")
+    xrefs_rcsb_api: str = Field(default="https://data.rcsb.org/rest/v1/core/entry/{accession}", description="RCSB PDB Data API")
+    xrefs_europepmc_api: str = Field(default="https://www.ebi.ac.uk/europepmc/webservices/rest/search", description="Europe PMC search")
+    xrefs_timeout_s: float = Field(default=20.0, gt=0, description="per request to those APIs (connect: at most 5 s)")
+    xrefs_retries: int = Field(default=3, ge=0, description="retries of a failed request (timeouts, connection errors, 5xx, 429)")
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.default_page_size > self.max_page_size:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +23,8 @@ from bioimage_hub.api.pixels_routes import PixelsService
 from bioimage_hub.api.schema import schema
 from bioimage_hub.config import Settings, get_settings
 from bioimage_hub.graph.driver import GraphReader, async_driver
+
+log = logging.getLogger(__name__)
 
 
 class HubGraphQL(GraphQL):
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await graphql.reader.close()
             close_write_drivers()
+            log.info("shutdown complete: Neo4j drivers closed")  # after the last in-flight request
 
     metrics = Metrics() if settings.metrics_enabled else None
     ops = OpsRoutes(settings, lambda: graphql.reader, metrics)  # /healthz, /readyz, /health, /metrics

@@ -8,11 +8,16 @@
 Image ids contain slashes; they may be sent as they are or percent-encoded. Each request costs one
 Cypher statement (the image and its representation) and the store reads the region needs.
 Errors are JSON `{"error": reason}`: 400 bad or oversized request, 404 no such image / no pixels,
-502 the store failed or lacks the data, 503 store or graph unreachable. Never a traceback.
+502 the store answered with an error or lacks the data, 503 store or graph unreachable. Store
+failures also carry `code` (STORE_ERROR 502, STORE_UNAVAILABLE / STORE_TIMEOUT 503) and `store`
+(the representation's URL), and 503s a `Retry-After`. The store part of a request (everything
+after the graph look-up) is cut off after `PIXELS_STORE_TIMEOUT_S`, so a store that accepts
+connections and never answers costs a client that long at most. Never a traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -31,7 +36,14 @@ from bioimage_hub.graph.query.compiler import Compiled
 from bioimage_hub.pixels import render
 from bioimage_hub.pixels.graph import READ_PIXELS, representation
 from bioimage_hub.pixels.read import PixelReader, RegionError, make_region
-from bioimage_hub.pixels.store import PixelsError, StoreUnavailable, describe_store_error, is_store_failure, request_counter
+from bioimage_hub.pixels.store import (
+    PixelsError,
+    StoreTimeout,
+    StoreUnavailable,
+    is_store_failure,
+    request_counter,
+    store_failure,
+)
 
 log = logging.getLogger(__name__)
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Content-Range, X-Array-Shape, X-Array-Dtype"}
@@ -44,6 +56,12 @@ class NotFound(PixelsError):
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=CORS)
+
+
+def _store_error(exc: StoreUnavailable) -> JSONResponse:
+    headers = {**CORS, "Retry-After": "5"} if exc.status == 503 else CORS
+    body = {"error": str(exc), "code": exc.code, "store": exc.store}
+    return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
 class PixelsService:
@@ -92,10 +110,17 @@ class PixelsService:
         counter = [0]
         token = request_counter.set(counter)
         started = time.perf_counter()
+        rep: dict[str, Any] | None = None
+        timeout = self.settings.pixels_store_timeout_s
         try:
             principal = await principal_from_headers(request.headers, self.graph)
             rep = await self.lookup(image_id, log_, viewer_of(principal))
-            response: Response = await work(rep)
+            try:
+                async with asyncio.timeout(timeout):
+                    response: Response = await work(rep)
+            except TimeoutError as exc:
+                raise StoreTimeout(f"pixel store {rep['url']} did not answer within {timeout:g} s "
+                                   "(PIXELS_STORE_TIMEOUT_S)", rep["url"]) from exc
         except AuthError as exc:
             response = _error(exc.status, exc.message)
         except RegionError as exc:
@@ -105,12 +130,12 @@ class PixelsService:
         except GraphUnavailable:
             response = _error(503, "the graph database is unavailable; try again later")
         except StoreUnavailable as exc:
-            response = _error(exc.status, str(exc))
+            response = _store_error(exc)
         except PixelsError as exc:
             response = _error(400, str(exc))
         except Exception as exc:  # noqa: BLE001 - never a traceback to the client
-            if is_store_failure(exc):
-                response = _error(502, f"pixel store error: {describe_store_error(exc)}")
+            if is_store_failure(exc) and rep is not None:
+                response = _store_error(store_failure(exc, rep["url"]))
             else:
                 log.exception("pixels request failed: %s", request.url.path)
                 response = _error(500, "Unexpected error.")
@@ -186,7 +211,7 @@ class PixelsService:
                 buf = await store.get(key, default_buffer_prototype(), byte_range)
             except Exception as exc:  # noqa: BLE001
                 if is_store_failure(exc):
-                    raise StoreUnavailable(f"pixel store unreachable: {describe_store_error(exc)}") from exc
+                    raise store_failure(exc, rep["url"]) from exc
                 raise
             if buf is None:
                 raise NotFound(f"no object {key!r} in the image's Zarr")

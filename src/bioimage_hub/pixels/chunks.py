@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bioimage_hub.pixels.read import PixelReader, Region, axis_names
-from bioimage_hub.pixels.store import StoreUnavailable, describe_store_error, is_store_failure
+from bioimage_hub.pixels.store import is_store_failure, store_failure
 
 MAX_CHUNKS = 10_000
 EMPTY = 2**64 - 1
@@ -135,7 +135,7 @@ async def chunk_refs(
         indexes = dict(await asyncio.gather(*(index(sc) for sc in shard_coords)))
     except Exception as exc:  # noqa: BLE001
         if is_store_failure(exc):
-            raise StoreUnavailable(f"pixel store unreachable: {describe_store_error(exc)}") from exc
+            raise store_failure(exc, rep["url"]) from exc
         raise
     out = []
     for cc in coords:

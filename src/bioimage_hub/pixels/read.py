@@ -19,11 +19,11 @@ from bioimage_hub.config import Settings
 from bioimage_hub.pixels.store import (
     PixelsError,
     StoreFailed,
-    StoreUnavailable,
     describe_store_error,
     is_store_failure,
     open_store,
     parse_url,
+    store_failure,
 )
 
 ARRAY_CACHE = 256
@@ -159,9 +159,9 @@ class PixelReader:
             )
         except Exception as exc:  # noqa: BLE001 - classify: store down vs. data gone
             if is_store_failure(exc):
-                raise StoreUnavailable(f"pixel store unreachable: {describe_store_error(exc)}") from exc
+                raise store_failure(exc, rep["url"]) from exc
             raise StoreFailed(
-                f"the pixel store has no array at {rep['url']}/{info['path']} ({describe_store_error(exc)})"
+                f"the pixel store has no array at {rep['url']}/{info['path']} ({describe_store_error(exc)})", rep["url"]
             ) from exc
         self._arrays[key] = arr
         if len(self._arrays) > ARRAY_CACHE:
@@ -194,7 +194,7 @@ class PixelReader:
             planes = await asyncio.gather(*(arr.getitem(selection(c)) for c in region.channels))
         except Exception as exc:  # noqa: BLE001
             if is_store_failure(exc):
-                raise StoreUnavailable(f"pixel store unreachable: {describe_store_error(exc)}") from exc
+                raise store_failure(exc, rep["url"]) from exc
             raise
         out = np.stack([np.asarray(p) for p in planes])
         if names.index("y") < names.index("x"):  # the usual order: planes are (h, w)

@@ -9,6 +9,7 @@ credentials for s3:// come from settings (`S3_ENDPOINT_URL`, `S3_ACCESS_KEY_ID`,
 from __future__ import annotations
 
 import contextvars
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,15 +31,27 @@ class InvalidPixels(PixelsError):
 
 
 class StoreUnavailable(PixelsError):
-    """The object store cannot be reached (HTTP 503)."""
+    """The object store cannot be reached: connection refused, reset, DNS (HTTP 503)."""
 
     status = 503
+    code = "STORE_UNAVAILABLE"
+
+    def __init__(self, message: str, store: str | None = None) -> None:
+        super().__init__(message)
+        self.store = store  # the representation's URL (s3://bucket/prefix, https://...), no credentials
+
+
+class StoreTimeout(StoreUnavailable):
+    """The store did not answer within `PIXELS_STORE_TIMEOUT_S` (HTTP 503)."""
+
+    code = "STORE_TIMEOUT"
 
 
 class StoreFailed(StoreUnavailable):
-    """The store answered, but without the data the graph says is there (HTTP 502)."""
+    """The store answered, but with an error status or without the data the graph says is there (HTTP 502)."""
 
     status = 502
+    code = "STORE_ERROR"
 
 
 @dataclass(frozen=True)
@@ -134,14 +147,21 @@ class CountingStore(WrapperStore[Store]):
 
 
 def _client_options(settings: Settings, allow_http: bool) -> dict[str, Any]:
+    timeout_ms = max(100, int(settings.pixels_store_timeout_s * 1000))
     return {
         "allow_http": allow_http,
-        "connect_timeout": "5s",
-        "timeout": f"{int(max(1, settings.pixels_store_timeout_s))}s",
+        "connect_timeout": f"{min(5000, timeout_ms)}ms",
+        "timeout": f"{timeout_ms}ms",
     }
 
 
-_RETRY = {"max_retries": 2, "retry_timeout": timedelta(seconds=10), "backoff": {"init_backoff": timedelta(milliseconds=100)}}
+def _retry(settings: Settings) -> dict[str, Any]:
+    """Two retries of transient failures, never past the store timeout (the routes also stop there)."""
+    return {
+        "max_retries": 2,
+        "retry_timeout": timedelta(seconds=settings.pixels_store_timeout_s),
+        "backoff": {"init_backoff": timedelta(milliseconds=100)},
+    }
 
 
 def s3_store(loc: Location, settings: Settings) -> Any:
@@ -168,7 +188,7 @@ def s3_store(loc: Location, settings: Settings) -> Any:
         prefix=loc.prefix or None,
         config=config,  # type: ignore[arg-type]
         client_options=_client_options(settings, allow_http),  # type: ignore[arg-type]
-        retry_config=_RETRY,  # type: ignore[arg-type]
+        retry_config=_retry(settings),  # type: ignore[arg-type]
     )
 
 
@@ -178,7 +198,7 @@ def http_store(loc: Location, settings: Settings) -> Any:
     return HTTPStore.from_url(
         loc.url,
         client_options=_client_options(settings, loc.scheme == "http"),  # type: ignore[arg-type]
-        retry_config=_RETRY,  # type: ignore[arg-type]
+        retry_config=_retry(settings),  # type: ignore[arg-type]
     )
 
 
@@ -232,6 +252,24 @@ def describe_store_error(exc: BaseException) -> str:
     if len(text) > 200:
         text = text[:200] + "..."
     return f"{name}: {text}" if text else name
+
+
+_STATUS = re.compile(r"status code: (\d{3})")
+
+
+def store_failure(exc: BaseException, store: str) -> StoreUnavailable:
+    """What a failed request to `store` means for a client: the store answered with an error
+    status (`StoreFailed`, 502) or could not be reached / timed out (`StoreUnavailable`, 503).
+    The message names the store; obstore's text has the endpoint but never credentials."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    detail = describe_store_error(exc)
+    answered = _STATUS.search(str(exc))
+    if answered:
+        return StoreFailed(f"pixel store {store} answered HTTP {answered[1]}: {detail}", store)
+    if isinstance(exc, TimeoutError):
+        return StoreTimeout(f"pixel store {store} timed out: {detail}", store)
+    return StoreUnavailable(f"pixel store {store} is unreachable: {detail}", store)
 
 
 def is_store_failure(exc: BaseException) -> bool:

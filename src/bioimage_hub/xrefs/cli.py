@@ -17,7 +17,14 @@ from bioimage_hub.cli import Failure, JsonOpt, _driver, emit, err, failures, out
 from bioimage_hub.config import get_settings
 from bioimage_hub.xrefs.graph import SubjectNotFound, link, unlink
 from bioimage_hub.xrefs.identifiers import InvalidCrossReference
-from bioimage_hub.xrefs.refresh import DEFAULT_HOPS, DEFAULT_MAX_AGE_DAYS, RESOURCE_GROUPS, refresh, resolve_resources
+from bioimage_hub.xrefs.refresh import (
+    DEFAULT_HOPS,
+    DEFAULT_MAX_AGE_DAYS,
+    RESOURCE_GROUPS,
+    RefreshResult,
+    refresh,
+    resolve_resources,
+)
 
 xrefs_app = typer.Typer(
     help="Cross-references to PDB, EMDB, EMPIAR, IDR, BioStudies, PubMed, ...: link, refresh.",
@@ -46,6 +53,11 @@ def refresh_cmd(
     from bioimage_hub.xrefs.clients import ClientSettings
 
     settings = get_settings()
+    client_settings = ClientSettings(
+        concurrency=concurrency, timeout_s=settings.xrefs_timeout_s, connect_timeout_s=min(5.0, settings.xrefs_timeout_s),
+        retries=settings.xrefs_retries, emdb_api=settings.xrefs_emdb_api, empiar_api=settings.xrefs_empiar_api,
+        rcsb_api=settings.xrefs_rcsb_api, europepmc_api=settings.xrefs_europepmc_api,
+    )
     with failures():
         try:
             resources = resolve_resources(resource)
@@ -64,13 +76,14 @@ def refresh_cmd(
                     resources=resources,
                     max_age_days=max_age,
                     hops=hops,
-                    settings=ClientSettings(concurrency=concurrency),
+                    settings=client_settings,
                     progress=on_progress,
                 )
             )
     data = result.as_dict()
     if as_json:
         emit(data, True)
+        _exit_on_failures(result)
         return
     table = Table(title="Cross-reference refresh")
     for col in ("resource", "fetched", "not found", "failed"):
@@ -82,6 +95,18 @@ def refresh_cmd(
               f"{result.requests} HTTP requests ({result.retries} retries) in {data['seconds']} s")
     for e in result.errors[:10]:
         err.print(f"[yellow]{e['status']}[/yellow] {e['id']}: {e['error']}")
+    _exit_on_failures(result)
+
+
+def _exit_on_failures(result: RefreshResult) -> None:
+    """Exit 1 when entries could not be refreshed, naming the upstreams that were down."""
+    failed = sum(result.failed.values())
+    if not failed:
+        return
+    down = "; ".join(f"{upstream} unavailable ({n} entries)" for upstream, n in sorted(result.unavailable.items()))
+    err.print(f"[red]error:[/red] {failed} entries not refreshed (cached metadata kept)" + (f": {down}" if down else ""),
+              highlight=False)
+    raise typer.Exit(1)
 
 
 @xrefs_app.command("link")

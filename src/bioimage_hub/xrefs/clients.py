@@ -79,6 +79,25 @@ class ClientSettings(BaseModel):
     backoff_max_s: float = 30.0
     retry_after_max_s: float = Field(default=120.0, description="cap on a server's Retry-After")
     user_agent: str = f"bioimage-hub/{HUB_VERSION} (+https://github.com/bioimage-hub; xrefs refresh)"
+    # Endpoints (settings XREFS_EMDB_API, ...): a mirror, a caching proxy, or a local server in tests
+    emdb_api: str = EMDB_API
+    empiar_api: str = EMPIAR_API
+    rcsb_api: str = RCSB_API
+    europepmc_api: str = EUROPEPMC_API
+
+    def endpoint(self, resource: str) -> str:
+        """The API URL (template) that serves `resource`."""
+        if resource == "emdb":
+            return self.emdb_api
+        if resource == "empiar":
+            return self.empiar_api
+        if resource == "pdb":
+            return self.rcsb_api
+        return self.europepmc_api
+
+    def upstream(self, resource: str) -> str:
+        """Who serves `resource`, for messages: `EMDB entry API (https://www.ebi.ac.uk/emdb/api/entry/)`."""
+        return f"{FETCHABLE.get(resource, resource)} ({self.endpoint(resource).split('{', 1)[0]})"
 
 
 class FetchError(Exception):
@@ -88,6 +107,13 @@ class FetchError(Exception):
         self.url = url
         self.status = status
         super().__init__(f"{message} ({url})")
+
+
+    @property
+    def unavailable(self) -> bool:
+        """The service is down or overloaded (no answer, timeout, 5xx, 429 after retries), as
+        opposed to an answer the hub cannot use (other 4xx, bad JSON)."""
+        return self.status is None or self.status >= 500 or self.status == 429
 
 
 class NotFoundError(FetchError):
@@ -440,18 +466,19 @@ FETCHABLE: dict[str, str] = {
 
 async def fetch_metadata(http: HttpClient, xref: XRef) -> EntryMetadata:
     """Fetch and parse one entry; FetchError / NotFoundError when that is not possible."""
+    api = http.settings
     if xref.resource == "emdb":
-        url = EMDB_API.format(accession=xref.accession)
+        url = api.emdb_api.format(accession=xref.accession)
         return _parsed(url, parse_emdb, await http.get_json(url), xref)
     if xref.resource == "empiar":
-        url = EMPIAR_API.format(accession=xref.accession)
+        url = api.empiar_api.format(accession=xref.accession)
         return _parsed(url, parse_empiar, await http.get_json(url), xref)
     if xref.resource == "pdb":
-        url = RCSB_API.format(accession=xref.accession.upper())
+        url = api.rcsb_api.format(accession=xref.accession.upper())
         return _parsed(url, parse_rcsb, await http.get_json(url), xref)
     if xref.resource in ("pubmed", "pmc", "doi"):
         params = {"query": europepmc_query(xref), "format": "json", "resultType": "core", "pageSize": 1}
-        return _parsed(EUROPEPMC_API, parse_europepmc, await http.get_json(EUROPEPMC_API, params), xref)
+        return _parsed(api.europepmc_api, parse_europepmc, await http.get_json(api.europepmc_api, params), xref)
     raise FetchError(xref.url, f"no metadata API for {xref.resource}")
 
 

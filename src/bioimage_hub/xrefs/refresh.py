@@ -58,6 +58,7 @@ class RefreshResult:
     fetched: Counter[str] = field(default_factory=Counter)  # per resource
     not_found: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
+    unavailable: Counter[str] = field(default_factory=Counter)  # per upstream: entries it did not serve
     rounds: int = 0
     discovered: int = 0  # cross-references written as links of fetched entries
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -75,6 +76,7 @@ class RefreshResult:
             "fetched": dict(sorted(self.fetched.items())),
             "notFound": dict(sorted(self.not_found.items())),
             "failed": dict(sorted(self.failed.items())),
+            "unavailable": dict(sorted(self.unavailable.items())),
             "rounds": self.rounds,
             "discovered": self.discovered,
             "httpRequests": self.requests,
@@ -142,8 +144,9 @@ async def refresh(
             for task in asyncio.as_completed(tasks):
                 xref, meta, status, error = await task
                 at = now()
+                stored = "error" if status == "unavailable" else status  # the graph's fetchedStatus
                 linked = await asyncio.to_thread(
-                    write_fetch_result, driver, database, xref, at, meta, status, error
+                    write_fetch_result, driver, database, xref, at, meta, stored, error
                 )
                 result.discovered += len(linked)
                 if meta is not None:
@@ -152,8 +155,11 @@ async def refresh(
                     result.not_found[xref.resource] += 1
                 else:
                     result.failed[xref.resource] += 1
+                upstream = client.settings.upstream(xref.resource)
+                if status == "unavailable":
+                    result.unavailable[upstream] += 1
                 if error and status != "ok":
-                    result.errors.append({"id": xref.curie, "status": status, "error": error})
+                    result.errors.append({"id": xref.curie, "status": status, "upstream": upstream, "error": error})
                 done += 1
                 if progress:
                     progress(xref.curie, done, total)
@@ -171,8 +177,8 @@ async def _fetch(client: HttpClient, xref: XRef) -> tuple[XRef, EntryMetadata | 
         return xref, await fetch_metadata(client, xref), "ok", None
     except NotFoundError as exc:
         return xref, None, "not_found", str(exc)
-    except FetchError as exc:
-        return xref, None, "error", str(exc)
+    except FetchError as exc:  # "unavailable": the service is down; "error": its answer was unusable
+        return xref, None, "unavailable" if exc.unavailable else "error", str(exc)
     except httpx.HTTPError as exc:  # e.g. an undecodable body: record it, keep refreshing the rest
         return xref, None, "error", f"{type(exc).__name__}: {exc}"
 
