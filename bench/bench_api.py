@@ -299,7 +299,7 @@ def _pages_baseline(study: str, n: int) -> Callable[[neo4j.AsyncDriver, str], Aw
 
 # (e) term with ancestors and descendants -------------------------------------------------------
 
-TERM_GQL = """query($id: ID!) { term(id: $id) { id label parents { id } ancestors { id label } descendants { id label } } }"""
+TERM_GQL = """query($id: ID!) { term(id: $id) { id label parents { id } ancestors { distance term { id label } } descendants { distance term { id label } } } }"""
 
 TERM_CYPHER = """
 MATCH (t:OntologyTerm {id: $id})
@@ -318,8 +318,8 @@ def _norm_term_hub(d: dict) -> Any:
         t["id"],
         t["label"],
         sorted({p["id"] for p in t["parents"]}),
-        sorted((a["id"], a["label"]) for a in t["ancestors"]),
-        sorted((x["id"], x["label"]) for x in t["descendants"]),
+        sorted((a["term"]["id"], a["term"]["label"]) for a in t["ancestors"]),
+        sorted((x["term"]["id"], x["term"]["label"]) for x in t["descendants"]),
     )
 
 

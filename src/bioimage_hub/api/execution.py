@@ -96,16 +96,8 @@ class FastCompletion(StrawberryGraphQLCoreExecutionContext):
                 raise _GiveUp
             item_type = return_type.of_type
             return [self._complete(item_type, details, info, item) for item in value]
-        if isinstance(return_type, GraphQLScalarType):
+        if isinstance(return_type, (GraphQLScalarType, GraphQLEnumType)):
             return _leaf(return_type, value)
-        if isinstance(return_type, GraphQLEnumType):
-            try:
-                coerced = return_type.coerce_output_value(value)
-            except (GraphQLError, TypeError, ValueError) as exc:
-                raise _GiveUp from exc
-            if coerced is None:
-                raise _GiveUp
-            return coerced
         if is_abstract_type(return_type):
             runtime = self.schema.get_type(value.get("__typename")) if isinstance(value, dict) else None
             if not isinstance(runtime, GraphQLObjectType) or not self.schema.is_sub_type(return_type, runtime):
@@ -174,8 +166,8 @@ def _field_plan(object_type: GraphQLObjectType, name: str) -> tuple[str, Any, An
     return (kind, field_def, source_key)
 
 
-def _leaf(scalar: GraphQLScalarType, value: Any) -> Any:
-    # the common cases without a call; everything else as graphql-core coerces it
+def _leaf(scalar: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
+    # the common scalar cases without a call; everything else (enums too) as graphql-core coerces it
     cls = type(value)
     if cls is str and scalar in _PASS_THROUGH_STR:
         return value
