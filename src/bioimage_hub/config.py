@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # room for it; the heap is only taken as it is used.
     embedded_heap: str = "3g"
     embedded_tx_memory: str = Field(default="2g", description="embedded: global cap on transaction memory")
+    # 512m holds the demo graph; an archive-scale graph (1M images: ~3 GB of store) wants the
+    # store in the page cache, or every query pays page faults (docs/benchmarks.md)
+    embedded_pagecache: str = Field(
+        default="512m", pattern=r"^[0-9]+[kKmMgG]?$", description="embedded: Neo4j page cache size (e.g. 512m, 4g)"
+    )
 
     # Neo4j driver: how long a read waits for an unreachable server before the API answers 503
     neo4j_connection_timeout_s: float = Field(default=5.0, gt=0, description="connect timeout per attempt")

@@ -548,6 +548,8 @@ def start(settings: Settings, timeout: float = 120) -> EmbeddedStatus:
                 str(settings.embedded_bolt_port),
                 "--tx-memory",
                 settings.embedded_tx_memory,
+                "--pagecache",
+                settings.embedded_pagecache,
             ]
             if settings.embedded_http_port is not None:
                 cmd += ["--http-port", str(settings.embedded_http_port)]
