@@ -179,3 +179,33 @@ async def test_revoked_token_is_refused(client, loaded, driver) -> None:
     refused = await client.post("/graphql", json={"query": "{ organisms { id } }"},
                                 headers={"Authorization": f"Bearer {made.secret}"})
     assert refused.status_code == 401
+
+
+async def test_containment_never_crosses_studies(driver, loaded, embargoed) -> None:
+    """access.CONTAINMENT children skip their own check because they share the parent's study."""
+    from bioimage_hub.graph.query.access import CONTAINMENT, STUDY_OWNED
+
+    for rel in sorted(CONTAINMENT):
+        records, _, _ = driver.execute_query(
+            f"MATCH (a)-[:{rel}]->(b) RETURN labels(a) AS la, labels(b) AS lb, "
+            "coalesce(a.study, a.accession) AS sa, b.study AS sb, count(*) AS n",
+            database_=loaded.neo4j_database,
+        )
+        assert records, f"no {rel} relationships in the loaded graph"
+        for r in records:
+            assert set(r["la"]) & set(STUDY_OWNED) and set(r["lb"]) & set(STUDY_OWNED), (rel, r["la"], r["lb"])
+            assert r["sa"] == r["sb"], f"{rel} links {r['la']} of {r['sa']} to {r['lb']} of {r['sb']} ({r['n']}x)"
+
+
+async def test_children_of_a_visible_parent_are_not_checked_again() -> None:
+    from bioimage_hub.graph.query.access import guard
+
+    out = guard(
+        "MATCH (s:Study {accession: $a}) RETURN COLLECT { MATCH (s)-[:HAS_DATASET]->(d:Dataset) "
+        "MATCH (d)-[:HAS_IMAGE]->(i:Image) MATCH (i)-[:HAS_GENE]->(g:Gene)<-[:HAS_GENE]-(j:Image) RETURN j }"
+    )
+    assert "(s:Study {accession: $a} WHERE NOT s.accession IN hidden)" in out
+    assert "(d:Dataset)" in out and "(i:Image)" in out  # same study as their visible parent
+    assert "(j:Image WHERE NOT j.study IN hidden)" in out  # through a gene: any study, checked
+    # a parent nobody checked does not vouch for its children
+    assert "(d:Dataset WHERE NOT d.study IN hidden)" in guard("MATCH (x)-[:HAS_DATASET]->(d:Dataset) RETURN d")

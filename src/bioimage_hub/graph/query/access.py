@@ -7,6 +7,10 @@ Applied to every compiled read statement in one place, so no read path can forge
   the statement gets an inline `WHERE NOT x.study IN hidden` (Study: `x.accession`), so hidden
   objects drop out of lookups, lists, connections, counts and filters alike;
 - every `CALL (...) {` subquery imports `hidden`.
+A node reached from an already-visible study-owned node through a containment relationship
+(`CONTAINMENT`: study → dataset → plate → well → image, either way) belongs to the same study, so
+it is visible too and its check is left out: a study's tree costs no `study` read per child.
+That containment never crosses studies is checked on the real data by tests/api/test_embargo.py.
 Shared reference nodes (genes, organisms, terms, publications, reagents) stay public; only their
 links to hidden images disappear.
 """
@@ -32,6 +36,10 @@ _NODE = re.compile(
     r"\((?P<var>[A-Za-z_]\w*)?:(?P<label>" + "|".join(STUDY_OWNED) + r")(?P<props>\s*\{[^{}]*\})?\)"
 )
 _CALL_SCOPE = re.compile(r"CALL \((?P<vars>[^)]*)\) \{")
+# relationships whose two ends always belong to the same study (the writers create them so)
+CONTAINMENT = frozenset({"HAS_DATASET", "HAS_PLATE", "HAS_WELL", "HAS_IMAGE"})
+# `(parent)-[:REL]->` or `(parent)<-[:REL]-` right before a node pattern
+_FROM_PARENT = re.compile(r"\((?P<parent>[A-Za-z_]\w*)\)(?:-\[:(?P<out>\w+)\]->|<-\[:(?P<in>\w+)\]-)$")
 VIEWER_PARAM = "__viewer"
 
 
@@ -57,11 +65,17 @@ PREAMBLE = (
 def guard(cypher: str) -> str:
     """Add the `hidden` predicate to every study-owned node pattern and import it into CALLs."""
     counter = itertools.count()
+    visible: set[str] = set()  # variables already known to be in a visible study
 
     def node(match: re.Match[str]) -> str:
         var = match["var"] or f"g{next(counter)}_"
         label = match["label"]
         props = match["props"] or ""
+        step = _FROM_PARENT.search(match.string, max(0, match.start() - 160), match.start())
+        if step and step["parent"] in visible and (step["out"] or step["in"]) in CONTAINMENT:
+            visible.add(var)
+            return f"({var}:{label}{props})"
+        visible.add(var)
         return f"({var}:{label}{props} WHERE NOT {var}.{STUDY_OWNED[label]} IN hidden)"
 
     def scope(match: re.Match[str]) -> str:
