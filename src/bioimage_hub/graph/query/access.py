@@ -8,7 +8,8 @@ Applied to every compiled read statement in one place, so no read path can forge
   objects drop out of lookups, lists, connections, counts and filters alike;
 - every `CALL (...) {` subquery imports `hidden`.
 A node reached from an already-visible study-owned node through a containment relationship
-(`CONTAINMENT`: study → dataset → plate → well → image, either way) belongs to the same study, so
+(`CONTAINMENT`: study → dataset → plate → well → image, study/image → its phenotypes, either
+way) belongs to the same study, so
 it is visible too and its check is left out: a study's tree costs no `study` read per child.
 That containment never crosses studies is checked on the real data by tests/api/test_embargo.py.
 Shared reference nodes (genes, organisms, terms, publications, reagents) stay public; only their
@@ -37,9 +38,13 @@ _NODE = re.compile(
 )
 _CALL_SCOPE = re.compile(r"CALL \((?P<vars>[^)]*)\) \{")
 # relationships whose two ends always belong to the same study (the writers create them so)
-CONTAINMENT = frozenset({"HAS_DATASET", "HAS_PLATE", "HAS_WELL", "HAS_IMAGE"})
-# `(parent)-[:REL]->` or `(parent)<-[:REL]-` right before a node pattern
-_FROM_PARENT = re.compile(r"\((?P<parent>[A-Za-z_]\w*)\)(?:-\[:(?P<out>\w+)\]->|<-\[:(?P<in>\w+)\]-)$")
+CONTAINMENT = frozenset(
+    {"HAS_DATASET", "HAS_PLATE", "HAS_WELL", "HAS_IMAGE", "HAS_PHENOTYPE", "HAS_PHENOTYPE_DEFINITION"}
+)
+# `(parent)-[:REL]->` or `(parent:Label {...})<-[:REL]-` right before a node pattern
+_FROM_PARENT = re.compile(
+    r"\((?P<parent>[A-Za-z_]\w*)(?::\w+)?(?:\s*\{[^{}]*\})?\)(?:-\[:(?P<out>\w+)\]->|<-\[:(?P<in>\w+)\]-)$"
+)
 VIEWER_PARAM = "__viewer"
 
 
