@@ -40,7 +40,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from bioimage_hub.config import Settings
-from bioimage_hub.graph.driver import UNAVAILABLE_MESSAGE, GraphUnavailable, QueryTimeout, StatementLog, request_log
+from bioimage_hub.graph.driver import (
+    BUSY_MESSAGE,
+    UNAVAILABLE_MESSAGE,
+    GraphBusy,
+    GraphUnavailable,
+    QueryTimeout,
+    StatementLog,
+    request_log,
+)
 
 REQUEST_LOGGER = "bioimage_hub.requests"
 request_logger = logging.getLogger(REQUEST_LOGGER)
@@ -474,8 +482,10 @@ class GraphQLObserver(SchemaExtension):
         for error in errors:
             if _unavailable(error):
                 unavailable = True
+                busy = any(isinstance(e, GraphBusy) for e in _chain(error.original_error))
                 error = GraphQLError(
-                    UNAVAILABLE_MESSAGE, nodes=error.nodes, path=error.path, extensions={"code": "SERVICE_UNAVAILABLE"}
+                    BUSY_MESSAGE if busy else UNAVAILABLE_MESSAGE,
+                    nodes=error.nodes, path=error.path, extensions={"code": "SERVICE_UNAVAILABLE"},
                 )
             fixed.append(error)
         if unavailable and result is not None:

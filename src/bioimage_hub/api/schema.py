@@ -64,7 +64,7 @@ async def execute(info: Info, build: Builder) -> Any:
     try:
         rows = await info.context.run(compiled.cypher, compiled.params)
     except GraphUnavailable as exc:  # api/ops.GraphQLObserver turns the response into a 503
-        raise ClientError(UNAVAILABLE_MESSAGE, extensions={"code": "SERVICE_UNAVAILABLE"}) from exc
+        raise ClientError(str(exc) or UNAVAILABLE_MESSAGE, extensions={"code": "SERVICE_UNAVAILABLE"}) from exc
     except QueryTimeout as exc:
         raise ClientError(f"{exc}; narrow the filters or lower `first`", extensions={"code": "TIMEOUT"}) from exc
     return rows[0]["result"] if rows else None

@@ -22,6 +22,11 @@ class GraphUnavailable(RuntimeError):
     """Neo4j cannot be reached (not started, wrong URI, network down)."""
 
 
+class GraphBusy(GraphUnavailable):
+    """Neo4j refused the read for lack of transaction memory (too much running at once); it
+    passes, so the API answers 503 + Retry-After like an outage, with this message."""
+
+
 class QueryTimeout(RuntimeError):
     """A read ran past the configured transaction timeout and was stopped by Neo4j."""
 
@@ -80,6 +85,7 @@ current_log: contextvars.ContextVar[StatementLog | None] = contextvars.ContextVa
 # StatementLog the route keeps for its own headers.
 request_log: contextvars.ContextVar[StatementLog | None] = contextvars.ContextVar("request_statement_log", default=None)
 UNAVAILABLE_MESSAGE = "the graph database is unavailable; try again later"
+BUSY_MESSAGE = "the graph database is out of transaction memory serving other requests; try again shortly"
 
 
 class GraphReader:
@@ -105,6 +111,8 @@ class GraphReader:
         except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired) as exc:
             raise GraphUnavailable(UNAVAILABLE_MESSAGE) from exc
         except neo4j.exceptions.Neo4jError as exc:
+            if "MemoryPoolOutOfMemoryError" in (exc.code or ""):
+                raise GraphBusy(BUSY_MESSAGE) from exc
             if "TransactionTimedOut" in (exc.code or "") or "Terminated" in (exc.code or ""):
                 raise QueryTimeout(f"the query ran longer than {self._timeout_s} s") from exc
             raise

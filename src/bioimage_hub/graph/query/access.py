@@ -85,6 +85,8 @@ def guard(cypher: str) -> str:
 
     def scope(match: re.Match[str]) -> str:
         names = [v.strip() for v in match["vars"].split(",") if v.strip()]
+        if names == ["*"]:  # imports everything in scope, `hidden` included
+            return match.group(0)
         if "hidden" not in names:
             names.append("hidden")
         return f"CALL ({', '.join(names)}) {{"

@@ -254,28 +254,31 @@ def _closure(args: Args) -> str:
 
 
 def _annotated_images(args: Args) -> str:
-    """Images annotated with {src} (or a subterm): by phenotype mapping or by imaging method."""
+    """Images annotated with {src} (or a subterm): by phenotype mapping or by imaging method.
+
+    UNION ALL: the relation is `distinct`, and the compiler deduplicates in a `CALL (*)` (see
+    `Compiler.distinct_rows`); a UNION's own distinct keeps the embargo list in its key."""
     return (
         "CALL ({src}) { "
         "MATCH ({dst}:Image)-[:HAS_PHENOTYPE]->(:Phenotype)" + mapped_to(args) + " RETURN {dst} "
-        "UNION "
+        "UNION ALL "
         "MATCH ({dst}:Image)<-[:HAS_IMAGE]-(:Dataset)" + term_link("IMAGED_BY", args) + " RETURN {dst} }"
     )
 
 
 def _count_images(args: Args) -> str:
     body = _annotated_images(args).replace("{src}", "{v}").replace("{dst}", "ci")
-    return f"COUNT {{ {body} RETURN DISTINCT ci }}"
+    return f"COUNT {{ CALL (*) {{ {body} RETURN DISTINCT ci }} RETURN ci }}"
 
 
 def _count_studies(args: Args) -> str:
     """Studies with a phenotype mapped to, or a dataset imaged by, the term (or a subterm)."""
     return (
-        "COUNT { CALL ({v}) { "
+        "COUNT { CALL (*) { CALL ({v}) { "
         "MATCH (cp:Phenotype)" + mapped_to(args, "({v})") + " RETURN cp.study AS cs "
-        "UNION "
+        "UNION ALL "
         "MATCH (cd:Dataset)" + term_link("IMAGED_BY", args, "({v})") + " RETURN cd.study AS cs } "
-        "RETURN DISTINCT cs }"
+        "RETURN DISTINCT cs } RETURN cs }"
     )
 
 

@@ -124,12 +124,24 @@ class Compiler:
         where: list[str] | None = None,
     ) -> str:
         key = TYPES[target].key
-        with_ = f"WITH DISTINCT {dst} " if distinct else f"WITH {dst} "
+        body = self._body(matches, where)
+        rows = self.distinct_rows(body, dst) if distinct else f"{body} WITH {dst}"
         return (
-            f"COLLECT {{ {self._body(matches, where)} {with_}"
+            f"COLLECT {{ {rows} "
             f"ORDER BY {dst}.{key} LIMIT {int(limit)} "
             f"RETURN {self.project(target, dst, f.for_type(target))} }}"
         )
+
+    @staticmethod
+    def distinct_rows(body: str, dst: str, keyset: str = "") -> str:
+        """`body`'s distinct `dst` rows (after the optional keyset WHERE), ready for ORDER BY.
+
+        The DISTINCT is the RETURN of a `CALL (*)` subquery, never a `WITH DISTINCT` inside a
+        subquery expression: there Neo4j makes every outer variable part of the distinct key,
+        `hidden` (the embargo list) included, so each row held a copy of it — 360 MB for one
+        gene's 53k images at 1M images and 94 embargoed studies, 1.6 MB this way
+        (docs/benchmarks.md)."""
+        return f"CALL (*) {{ {body} WITH {dst}{keyset} RETURN DISTINCT {dst} }} WITH {dst}"
 
     def distance_list(self, rel: Relation, src: str, dst: str, f: Field) -> str:
         """Closure neighbours with their (shortest) distance, nearest first."""
@@ -141,8 +153,9 @@ class Compiler:
         holder = Field("term", "term", {}, None, term_fields)
         key = TYPES[rel.target].key
         return (
-            f"COLLECT {{ MATCH {pattern} WITH {dst}, min({edge}.distance) AS distance "
-            f"ORDER BY distance, {dst}.{key} LIMIT {int(rel.limit)} "
+            # grouped in a CALL (*) for the same reason as distinct_rows: outer variables stay out of the key
+            f"COLLECT {{ CALL (*) {{ MATCH {pattern} RETURN {dst}, min({edge}.distance) AS distance }} "
+            f"WITH {dst}, distance ORDER BY distance, {dst}.{key} LIMIT {int(rel.limit)} "
             f"RETURN {{distance: distance, term: {self.project(rel.target, dst, holder.for_type(rel.target))}}} }}"
         )
 
@@ -174,7 +187,6 @@ class Compiler:
         wants_page = any(c.name in ("nodes", "edges", "pageInfo") for c in f.children)
         wants_total = any(c.name == "totalCount" for c in f.children)
         body = self._body(matches, where)
-        with_ = f"WITH DISTINCT {dst}" if distinct else f"WITH {dst}"
         parts = []
         if wants_page:
             after = f.args.get("after")
@@ -183,12 +195,11 @@ class Compiler:
                 keyset = f" WHERE {dst}.{node_type.key} > {self.param(decode_cursor(after))}"
             projection = self.project(target, dst, nodes.for_type(target), cursor=True)
             order_by = ", ".join([*(order or []), f"{dst}.{node_type.key}"])
-            parts.append(
-                f"page: COLLECT {{ {body} {with_}{keyset} "
-                f"ORDER BY {order_by} LIMIT {first + 1} RETURN {projection} }}"
-            )
+            rows = self.distinct_rows(body, dst, keyset) if distinct else f"{body} WITH {dst}{keyset}"
+            parts.append(f"page: COLLECT {{ {rows} ORDER BY {order_by} LIMIT {first + 1} RETURN {projection} }}")
         if wants_total:
-            parts.append(f"totalCount: COUNT {{ {body} {with_} RETURN {dst} }}")
+            rows = self.distinct_rows(body, dst) if distinct else f"{body} WITH {dst}"
+            parts.append(f"totalCount: COUNT {{ {rows} RETURN {dst} }}")
         parts.append(f"first: {first}")
         return "{" + ", ".join(parts) + "}"
 
