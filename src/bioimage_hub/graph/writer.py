@@ -78,14 +78,19 @@ ON CREATE SET t.iri = row.iri, t.shortForm = row.shortForm, t.ontology = row.ont
 # --------------------------------------------------------------------------- IDR studies
 
 STUDY = """
+OPTIONAL MATCH (old:Study {accession: $study.accession})
+WITH old IS NOT NULL AS existed
 MERGE (s:Study {accession: $study.accession})
 SET s.name = $study.name, s.title = $study.title, s.description = $study.description,
     s.type = $study.type, s.license = $study.license, s.licenseUrl = $study.license_url,
     s.releaseDate = CASE WHEN $study.release_date IS NULL THEN null ELSE date($study.release_date) END,
     s.externalUrl = $study.external_url, s.source = 'IDR'
-WITH s
-OPTIONAL MATCH (s)-[r:PUBLISHED_IN|OF_ORGANISM]->()
-DELETE r
+WITH s, existed
+CALL (s) {
+  OPTIONAL MATCH (s)-[r:PUBLISHED_IN|OF_ORGANISM]->()
+  DELETE r
+}
+RETURN existed
 """
 
 ORGANISMS = """
@@ -169,6 +174,7 @@ REAGENTS = """
 UNWIND $rows AS row
 MERGE (r:Reagent {id: row.id})
 SET r.kind = row.kind, r.name = row.name, r.properties = row.properties
+FOREACH (_ IN CASE WHEN row.label IS NULL THEN [] ELSE [1] END | SET r:$(row.label))
 """
 
 PHENOTYPES = """
@@ -286,14 +292,15 @@ def write_study(
     accession = parsed.study.accession
 
     def work(tx: neo4j.ManagedTransaction) -> None:
-        tx.run(STUDY, study=parsed.study.model_dump(mode="json")).consume()
-        tx.run(
-            PRUNE_STUDY,
-            accession=accession,
-            dataset_ids=[d.id for d in parsed.datasets],
-            phenotype_ids=[p.id for p in parsed.phenotypes],
-        ).consume()
-        tx.run(PRUNE_IMAGES, accession=accession, image_ids=[r["id"] for r in image_rows]).consume()
+        existed = tx.run(STUDY, study=parsed.study.model_dump(mode="json")).single(strict=True)["existed"]
+        if existed:  # a new study has no previous datasets, phenotypes or images to prune
+            tx.run(
+                PRUNE_STUDY,
+                accession=accession,
+                dataset_ids=[d.id for d in parsed.datasets],
+                phenotype_ids=[p.id for p in parsed.phenotypes],
+            ).consume()
+            tx.run(PRUNE_IMAGES, accession=accession, image_ids=[r["id"] for r in image_rows]).consume()
         for chunk in batches([r["id"] for r in image_rows]):
             tx.run(UNLINK_IMAGES, ids=chunk).consume()
         organisms = {o.id: o for o in [*parsed.study.organisms, *parsed.organisms]}
@@ -318,12 +325,12 @@ def write_study(
         _run_batched(
             tx,
             REAGENTS,
-            [{**r.model_dump(exclude={"properties"}), "properties": json.dumps(r.properties, sort_keys=True)} for r in parsed.reagents],
+            [
+                {**r.model_dump(exclude={"properties"}), "properties": json.dumps(r.properties, sort_keys=True),
+                 "label": REAGENT_LABELS.get(r.kind)}
+                for r in parsed.reagents
+            ],
         )
-        for kind, label in REAGENT_LABELS.items():
-            ids = [r.id for r in parsed.reagents if r.kind == kind]
-            if ids:
-                tx.run(f"UNWIND $ids AS rid MATCH (r:Reagent {{id: rid}}) SET r:{label}", ids=ids).consume()
         tx.run(
             PHENOTYPES,
             accession=accession,
@@ -331,7 +338,9 @@ def write_study(
         ).consume()
         _run_batched(tx, PLATES_AND_WELLS, well_rows)
         _run_batched(tx, IMAGES, image_rows, progress)
-        write_links(tx, "Study", accession, xrefs_from_parsed_study(parsed), source="idr")
+        xrefs = xrefs_from_parsed_study(parsed)
+        if existed or xrefs:  # a new study without cross-references has no links to write or replace
+            write_links(tx, "Study", accession, xrefs, source="idr", subject_exists=True)
 
     with driver.session(database=database) as session:
         session.execute_write(work)
