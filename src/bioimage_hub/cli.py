@@ -85,7 +85,7 @@ def failures() -> Iterator[None]:
         err.print(f"[red]database error:[/red] {escape(str(exc.message))} (nothing of this unit of work was written)")
         raise typer.Exit(1) from exc
     except neo4j.exceptions.ServiceUnavailable as exc:
-        err.print(f"[red]error:[/red] Neo4j is not reachable at {get_settings().uri}: {exc}. "
+        err.print(f"[red]error:[/red] Neo4j is not reachable at {get_settings().uri}: {escape(str(exc))}. "
                   "Run `bioimage-hub neo4j start` or set NEO4J_URI.")
         raise typer.Exit(1) from exc
 
@@ -336,7 +336,7 @@ def ontology_load(
     if result["upgrade"]:
         _print_upgrade(result["upgrade"])
     for w in result["warnings"][:5]:
-        err.print(f"[yellow]warning[/yellow] {w}")
+        err.print(f"[yellow]warning[/yellow] {escape(str(w))}")
 
 
 # --------------------------------------------------------------------------- submissions, tokens
