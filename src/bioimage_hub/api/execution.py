@@ -17,6 +17,7 @@ so answers and errors are exactly graphql-core's; only the time differs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -69,10 +70,6 @@ def shape(kind: str, source_key: str | None = None) -> Callable[[Callable[..., A
 class FastCompletion(StrawberryGraphQLCoreExecutionContext):
     """graphql-core executor whose root-field values of queries are completed by `_complete`."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._plans: dict[tuple[str, str], tuple[str, Any, Any]] = {}
-
     def complete_value(self, return_type, field_details_list, info, path, result, position_context):  # type: ignore[no-untyped-def,override]
         if path.prev is None and self.operation.operation == OperationType.QUERY and not isinstance(result, Exception):
             try:
@@ -121,35 +118,29 @@ class FastCompletion(StrawberryGraphQLCoreExecutionContext):
             if name == "__typename":
                 out[key] = object_type.name
                 continue
-            kind, field_def, extra = self._plan(object_type, name)
+            kind, field_def, extra = _field_plan(object_type, name)
             if kind == "attr":
                 raw = value.get(extra) if isinstance(value, dict) else getattr(value, extra, None)
             elif kind == RELATION:
                 raw = value.get(key)
             elif kind == CONNECTION:
-                from bioimage_hub.api.types import make_connection
-
                 args = get_argument_values(field_def, node, self.variable_values) if node.arguments else {}
-                raw = make_connection(value.get(key), args.get("after"))
+                raw = extra(value.get(key), args.get("after"))
             elif kind == KEY_VALUES:
-                from bioimage_hub.api.types import key_values
-
-                raw = key_values(value.get(extra))
+                read, source_key = extra
+                raw = read(value.get(source_key))
             else:
                 raise _GiveUp
             out[key] = self._complete(field_def.type, sub_details, info, raw)
         return out
 
-    def _plan(self, object_type: GraphQLObjectType, name: str) -> tuple[str, Any, Any]:
-        """How to read `object_type.name` (memoised per request; the schema is fixed)."""
-        plan = self._plans.get((object_type.name, name))
-        if plan is None:
-            plan = _field_plan(object_type, name)
-            self._plans[(object_type.name, name)] = plan
-        return plan
 
-
+@functools.cache
 def _field_plan(object_type: GraphQLObjectType, name: str) -> tuple[str, Any, Any]:
+    """How the walk reads `object_type.name`: once per field per process (the schema is fixed).
+    `extra` is the attribute name, `make_connection`, or (`key_values`, the JSON's key)."""
+    from bioimage_hub.api.types import key_values, make_connection  # types imports `shape` from here
+
     field_def = object_type.fields.get(name)
     if field_def is None:
         return ("give_up", None, None)
@@ -163,7 +154,11 @@ def _field_plan(object_type: GraphQLObjectType, name: str) -> tuple[str, Any, An
     if marked is None:
         return ("give_up", field_def, None)
     kind, source_key = marked
-    return (kind, field_def, source_key)
+    if kind == CONNECTION:
+        return (kind, field_def, make_connection)
+    if kind == KEY_VALUES:
+        return (kind, field_def, (key_values, source_key))
+    return (kind, field_def, None)
 
 
 def _leaf(scalar: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
