@@ -42,6 +42,7 @@ from bioimage_hub.pixels.store import (
     StoreUnavailable,
     is_store_failure,
     request_counter,
+    store_errors,
     store_failure,
 )
 
@@ -207,12 +208,8 @@ class PixelsService:
                 else:
                     byte_range = SuffixByteRequest(int(m[2]))
             store = self.reader.store(rep["url"])
-            try:
+            with store_errors(rep["url"]):
                 buf = await store.get(key, default_buffer_prototype(), byte_range)
-            except Exception as exc:  # noqa: BLE001
-                if is_store_failure(exc):
-                    raise store_failure(exc, rep["url"]) from exc
-                raise
             if buf is None:
                 raise NotFound(f"no object {key!r} in the image's Zarr")
             body = buf.to_bytes()

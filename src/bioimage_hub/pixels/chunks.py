@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bioimage_hub.pixels.read import PixelReader, Region, axis_names
-from bioimage_hub.pixels.store import is_store_failure, store_failure
+from bioimage_hub.pixels.store import store_errors
 
 MAX_CHUNKS = 10_000
 EMPTY = 2**64 - 1
@@ -131,12 +131,8 @@ async def chunk_refs(
             return sc, None
         return sc, parse_shard_index(buf.to_bytes(), per, index_bytes > 16 * math.prod(per))
 
-    try:
+    with store_errors(rep["url"]):
         indexes = dict(await asyncio.gather(*(index(sc) for sc in shard_coords)))
-    except Exception as exc:  # noqa: BLE001
-        if is_store_failure(exc):
-            raise store_failure(exc, rep["url"]) from exc
-        raise
     out = []
     for cc in coords:
         sc = tuple(c // p for c, p in zip(cc, per))

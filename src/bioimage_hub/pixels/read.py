@@ -23,6 +23,7 @@ from bioimage_hub.pixels.store import (
     is_store_failure,
     open_store,
     parse_url,
+    store_errors,
     store_failure,
 )
 
@@ -190,12 +191,8 @@ class PixelReader:
                     sel.append(0)
             return tuple(sel)
 
-        try:
+        with store_errors(rep["url"]):
             planes = await asyncio.gather(*(arr.getitem(selection(c)) for c in region.channels))
-        except Exception as exc:  # noqa: BLE001
-            if is_store_failure(exc):
-                raise store_failure(exc, rep["url"]) from exc
-            raise
         out = np.stack([np.asarray(p) for p in planes])
         if names.index("y") < names.index("x"):  # the usual order: planes are (h, w)
             return out

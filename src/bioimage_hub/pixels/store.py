@@ -8,7 +8,9 @@ credentials for s3:// come from settings (`S3_ENDPOINT_URL`, `S3_ACCESS_KEY_ID`,
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from collections.abc import Iterator
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -270,6 +272,18 @@ def store_failure(exc: BaseException, store: str) -> StoreUnavailable:
     if isinstance(exc, TimeoutError):
         return StoreTimeout(f"pixel store {store} timed out: {detail}", store)
     return StoreUnavailable(f"pixel store {store} is unreachable: {detail}", store)
+
+
+@contextlib.contextmanager
+def store_errors(store: str) -> Iterator[None]:
+    """Around a read from `store`: a network / object-store failure leaves as `store_failure`
+    (502/503 naming the store); anything else (bad data, a bug) passes unchanged."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - classified, then re-raised
+        if is_store_failure(exc):
+            raise store_failure(exc, store) from exc
+        raise
 
 
 def is_store_failure(exc: BaseException) -> bool:
