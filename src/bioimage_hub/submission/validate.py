@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from bioimage_hub.models.submission import Submission
 from bioimage_hub.ontology.curie import InvalidIdentifier, term_id
+from bioimage_hub.plaintext import position, wide_encoding
 
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 MAX_PROBLEMS = 1_000
@@ -80,7 +81,6 @@ def format_path(loc: Iterable[Any]) -> str:
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~4x faster
 MAX_DEPTH = 32  # the format itself nests 6 levels (datasets[].images[].genes[].organism.id)
 MAX_INT_DIGITS = 1_000  # far beyond any real value; Python refuses to convert > 4,300 digits anyway
-_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
@@ -119,17 +119,6 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
-
-
-def _position(text: bytes, offset: int) -> str:
-    """`line L, column C` (1-based) of a byte offset."""
-    line = text.count(b"\n", 0, offset) + 1
-    return f"line {line}, column {offset - (text.rfind(b'\n', 0, offset) + 1) + 1}"
-
-
-def _char_position(text: str, offset: int) -> str:
-    """`line L, column C` (1-based) of a character offset."""
-    return f"line {text.count(chr(10), 0, offset) + 1}, column {offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
 
 
 def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -184,15 +173,15 @@ def _check_tree(data: Any, *, refuse_shared: bool) -> list[Problem]:
 
 
 def _decode(document: bytes, source: str | None) -> str:
-    for bom, name in _BOMS:
-        if document.startswith(bom):
-            raise SubmissionInvalid([Problem("", f"the document is {name} text: save it as UTF-8")], source)
+    wide = wide_encoding(document)
+    if wide is not None:
+        raise SubmissionInvalid([Problem("", f"the document is {wide.upper()} text: save it as UTF-8")], source)
     try:
         return document.decode("utf-8")
     except UnicodeDecodeError as exc:
-        where = _position(document, exc.start)
+        at = position(document, exc.start)
         raise SubmissionInvalid(
-            [Problem("", f"{where}: not UTF-8 text (byte 0x{document[exc.start]:02x}): save the document as UTF-8")], source
+            [Problem("", f"{at}: not UTF-8 text (byte 0x{document[exc.start]:02x}): save the document as UTF-8")], source
         ) from None
 
 
@@ -212,17 +201,17 @@ def _parse_text(document: str, source: str | None) -> Any:
         try:
             data = yaml.load(document, Loader=_Loader)  # noqa: S506 - a safe loader
         except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other controls)
-            where = _char_position(document, exc.position)
+            at = position(document, exc.position)
             what = f"unacceptable character #x{exc.character:04x}: {exc.reason}" if isinstance(exc.character, int) else exc.reason
-            raise SubmissionInvalid([Problem("", f"{where}: invalid YAML: {what}")], source) from None
+            raise SubmissionInvalid([Problem("", f"{at}: invalid YAML: {what}")], source) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
             what = getattr(exc, "problem", None) or str(exc)
             raise SubmissionInvalid([Problem("", f"{where}invalid YAML: {what}")], source) from None
         except UnicodeEncodeError as exc:  # libyaml re-encodes the text: unpaired surrogates fail
-            where = _char_position(document, exc.start)
-            raise SubmissionInvalid([Problem("", f"{where}: invalid text: {exc.reason}")], source) from None
+            at = position(document, exc.start)
+            raise SubmissionInvalid([Problem("", f"{at}: invalid text: {exc.reason}")], source) from None
         except RecursionError:  # the pure-Python loader has no nesting limit of its own
             raise SubmissionInvalid([Problem("", f"invalid YAML: nested deeper than {MAX_DEPTH} levels")], source) from None
         problems = _check_tree(data, refuse_shared=True)

@@ -10,12 +10,10 @@ from pathlib import Path
 
 from bioimage_hub.importers.idr.errors import IdrFormatError
 from bioimage_hub.ontology.curie import InvalidIdentifier, normalize_curie
+from bioimage_hub.plaintext import line_column, wide_encoding
 
 # Tried in order; latin-1 maps every byte, so decoding never fails.
 ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
-# Byte-order marks of the wide encodings (UTF-32 first: its LE mark starts with UTF-16's).
-_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
-              (b"\xfe\xff", "utf-16"))
 # C0 controls other than tab, line feed, vertical tab, form feed and carriage return: no text
 # file has them; a NUL is the mark of a binary file or of UTF-16 without a byte-order mark.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
@@ -33,13 +31,13 @@ def _decompress(path: Path, data: bytes) -> bytes:
 
 
 def _decode(path: Path, data: bytes) -> tuple[str, str]:
-    for bom, encoding in _WIDE_BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding).lstrip("\ufeff"), encoding
-            except UnicodeDecodeError as exc:
-                raise IdrFormatError(path, None, f"invalid {encoding.upper()} text at byte {exc.start}"
-                                                 f" ({exc.reason}; truncated?)") from None
+    encoding = wide_encoding(data)
+    if encoding is not None:
+        try:
+            return data.decode(encoding).lstrip("\ufeff"), encoding
+        except UnicodeDecodeError as exc:
+            raise IdrFormatError(path, None, f"invalid {encoding.upper()} text at byte {exc.start}"
+                                             f" ({exc.reason}; truncated?)") from None
     for encoding in ENCODINGS:
         try:
             text = data.decode(encoding)
@@ -65,8 +63,7 @@ def read_text(path: Path) -> tuple[str, str]:
     text, encoding = _decode(path, data)
     bad = _CONTROL.search(text)
     if bad is not None:
-        line = text.count("\n", 0, bad.start()) + 1
-        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        line, column = line_column(text, bad.start())
         hint = ("a binary file, or UTF-16 text without a byte-order mark" if bad.group() == "\x00"
                 else "not a text file")
         raise IdrFormatError(path, line, f"control character U+{ord(bad.group()):04X} at column {column}:"
