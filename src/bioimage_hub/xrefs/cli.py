@@ -53,11 +53,7 @@ def refresh_cmd(
     from bioimage_hub.xrefs.clients import ClientSettings
 
     settings = get_settings()
-    client_settings = ClientSettings(
-        concurrency=concurrency, timeout_s=settings.xrefs_timeout_s, connect_timeout_s=min(5.0, settings.xrefs_timeout_s),
-        retries=settings.xrefs_retries, emdb_api=settings.xrefs_emdb_api, empiar_api=settings.xrefs_empiar_api,
-        rcsb_api=settings.xrefs_rcsb_api, europepmc_api=settings.xrefs_europepmc_api,
-    )
+    client_settings = ClientSettings.from_settings(settings, concurrency=concurrency)
     with failures():
         try:
             resources = resolve_resources(resource)

@@ -85,15 +85,19 @@ class ClientSettings(BaseModel):
     rcsb_api: str = RCSB_API
     europepmc_api: str = EUROPEPMC_API
 
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> ClientSettings:
+        """The hub's `XREFS_*` settings (endpoints, timeout, retries), plus per-run overrides."""
+        return cls(
+            timeout_s=settings.xrefs_timeout_s, connect_timeout_s=min(5.0, settings.xrefs_timeout_s),
+            retries=settings.xrefs_retries, emdb_api=settings.xrefs_emdb_api, empiar_api=settings.xrefs_empiar_api,
+            rcsb_api=settings.xrefs_rcsb_api, europepmc_api=settings.xrefs_europepmc_api, **overrides,
+        )
+
     def endpoint(self, resource: str) -> str:
-        """The API URL (template) that serves `resource`."""
-        if resource == "emdb":
-            return self.emdb_api
-        if resource == "empiar":
-            return self.empiar_api
-        if resource == "pdb":
-            return self.rcsb_api
-        return self.europepmc_api
+        """The API URL (template) that serves `resource` (Europe PMC for the literature ones)."""
+        entry_apis = {"emdb": self.emdb_api, "empiar": self.empiar_api, "pdb": self.rcsb_api}
+        return entry_apis.get(resource, self.europepmc_api)
 
     def upstream(self, resource: str) -> str:
         """Who serves `resource`, for messages: `EMDB entry API (https://www.ebi.ac.uk/emdb/api/entry/)`."""
@@ -107,7 +111,6 @@ class FetchError(Exception):
         self.url = url
         self.status = status
         super().__init__(f"{message} ({url})")
-
 
     @property
     def unavailable(self) -> bool:
@@ -464,21 +467,19 @@ FETCHABLE: dict[str, str] = {
 }
 
 
+_ENTRY_PARSERS = {"emdb": parse_emdb, "empiar": parse_empiar, "pdb": parse_rcsb}  # one entry per URL
+
+
 async def fetch_metadata(http: HttpClient, xref: XRef) -> EntryMetadata:
     """Fetch and parse one entry; FetchError / NotFoundError when that is not possible."""
-    api = http.settings
-    if xref.resource == "emdb":
-        url = api.emdb_api.format(accession=xref.accession)
-        return _parsed(url, parse_emdb, await http.get_json(url), xref)
-    if xref.resource == "empiar":
-        url = api.empiar_api.format(accession=xref.accession)
-        return _parsed(url, parse_empiar, await http.get_json(url), xref)
-    if xref.resource == "pdb":
-        url = api.rcsb_api.format(accession=xref.accession.upper())
-        return _parsed(url, parse_rcsb, await http.get_json(url), xref)
+    api = http.settings.endpoint(xref.resource)
+    parse = _ENTRY_PARSERS.get(xref.resource)
+    if parse is not None:
+        url = api.format(accession=xref.accession.upper() if xref.resource == "pdb" else xref.accession)
+        return _parsed(url, parse, await http.get_json(url), xref)
     if xref.resource in ("pubmed", "pmc", "doi"):
         params = {"query": europepmc_query(xref), "format": "json", "resultType": "core", "pageSize": 1}
-        return _parsed(api.europepmc_api, parse_europepmc, await http.get_json(api.europepmc_api, params), xref)
+        return _parsed(api, parse_europepmc, await http.get_json(api, params), xref)
     raise FetchError(xref.url, f"no metadata API for {xref.resource}")
 
 
