@@ -170,11 +170,15 @@ MATCH (o:Organism {id: row.organism_id})
 MERGE (g)-[:OF_ORGANISM]->(o)
 """
 
-REAGENTS = """
+# Each reagent row carries `label` (REAGENT_LABELS[kind] or null): the label is set in the same
+# statement as the node (a dynamic label), not by one more statement per kind.
+SET_REAGENT_LABEL = "FOREACH (_ IN CASE WHEN row.label IS NULL THEN [] ELSE [1] END | SET r:$(row.label))"
+
+REAGENTS = f"""
 UNWIND $rows AS row
-MERGE (r:Reagent {id: row.id})
+MERGE (r:Reagent {{id: row.id}})
 SET r.kind = row.kind, r.name = row.name, r.properties = row.properties
-FOREACH (_ IN CASE WHEN row.label IS NULL THEN [] ELSE [1] END | SET r:$(row.label))
+{SET_REAGENT_LABEL}
 """
 
 PHENOTYPES = """

@@ -30,7 +30,7 @@ from typing import Any
 import neo4j
 
 from bioimage_hub.graph import writer as graph_writer
-from bioimage_hub.graph.writer import BATCH_SIZE, IMAGE_LINKS, REAGENT_LABELS, batches
+from bioimage_hub.graph.writer import BATCH_SIZE, IMAGE_LINKS, REAGENT_LABELS, SET_REAGENT_LABEL, batches
 from bioimage_hub.importers.idr.reader import parse_well
 from bioimage_hub.models.submission import LICENCES, Submission
 from bioimage_hub.submission.validate import ValidSubmission
@@ -59,11 +59,12 @@ SET p.doi = coalesce(row.doi, p.doi), p.pmid = coalesce(row.pmid, p.pmid), p.pmc
 MERGE (s)-[:PUBLISHED_IN]->(p)
 """
 
-REAGENTS = """
+REAGENTS = f"""
 UNWIND $rows AS row
-MERGE (r:Reagent {id: row.id})
+MERGE (r:Reagent {{id: row.id}})
 SET r.kind = row.kind, r.name = coalesce(row.name, r.name, row.identifier),
     r.properties = coalesce(row.properties, r.properties)
+{SET_REAGENT_LABEL}
 """
 
 DATASETS = """
@@ -190,7 +191,8 @@ def build_rows(accession: str, valid: ValidSubmission, owner: str) -> Rows:
             for r in img.reagents:
                 reagent_ids.append(r.key)
                 reagents.setdefault(r.key, {"id": r.key, "kind": r.kind, "identifier": r.id, "name": r.name,
-                                            "properties": json.dumps(r.properties, sort_keys=True) if r.properties else None})
+                                            "properties": json.dumps(r.properties, sort_keys=True) if r.properties else None,
+                                            "label": REAGENT_LABELS.get(r.kind)})
             phenotype_ids = []
             for p in img.phenotypes:
                 name = p.name or labels.get(p.term) or p.term
@@ -252,10 +254,6 @@ def write(
         tx.run(graph_writer.GENES, rows=chunk).consume()
     for chunk in batches(rows.reagents):
         tx.run(REAGENTS, rows=chunk).consume()
-    for kind, label in REAGENT_LABELS.items():
-        ids = [r["id"] for r in rows.reagents if r["kind"] == kind]
-        for chunk in batches(ids):
-            tx.run(f"UNWIND $ids AS rid MATCH (r:Reagent {{id: rid}}) SET r:{label}", ids=chunk).consume()
     for chunk in batches(rows.phenotypes):
         tx.run(graph_writer.PHENOTYPES, accession=accession, rows=chunk).consume()
     for chunk in batches(rows.wells):
