@@ -111,9 +111,10 @@ class GraphReader:
         except (neo4j.exceptions.ServiceUnavailable, neo4j.exceptions.SessionExpired) as exc:
             raise GraphUnavailable(UNAVAILABLE_MESSAGE) from exc
         except neo4j.exceptions.Neo4jError as exc:
-            if "MemoryPoolOutOfMemoryError" in (exc.code or ""):
+            code = exc.code or ""
+            if "MemoryPoolOutOfMemoryError" in code:
                 raise GraphBusy(BUSY_MESSAGE) from exc
-            if "TransactionTimedOut" in (exc.code or "") or "Terminated" in (exc.code or ""):
+            if "TransactionTimedOut" in code or "Terminated" in code:
                 raise QueryTimeout(f"the query ran longer than {self._timeout_s} s") from exc
             raise
         finally:
